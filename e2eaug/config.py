@@ -172,3 +172,187 @@ def read_yaml(path: Path) -> Dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
     return data
+
+
+# ----------------------------------------------------------------------------- optimisation
+
+
+@dataclass
+class OptimConfig:
+    """A torch optimizer by name (adam | adamw | sgd | rmsprop) with its settings."""
+
+    name: str = "adam"
+    lr: float = 1e-3
+    betas: List[float] = field(default_factory=lambda: [0.9, 0.999])
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+
+
+@dataclass
+class HypergradConfig:
+    """How Betty approximates the best-response Jacobian at this level.
+
+    ``type`` is any name in ``betty.hypergradient.jvp_fn_mapping`` (darts, neumann, cg, sama, and
+    those e2eaug registers); the other fields are that method's knobs as Betty names them.
+    """
+
+    type: str = "darts"
+    darts_alpha: float = 0.01
+    neumann_iterations: int = 1
+    neumann_alpha: float = 1.0
+    cg_iterations: int = 1
+    cg_alpha: float = 1.0
+    sama_adam_alpha: float = 1.0
+
+
+@dataclass
+class MaskAugConfig:
+    """Random geometric augmentation of real masks before they are fed to the generator."""
+
+    ops: List[str] = field(default_factory=lambda: ["rotate", "flip", "translate"])
+    max_degrees: float = 30.0
+    max_fraction: float = 0.1
+    p_flip: float = 0.5
+
+
+# ----------------------------------------------------------------------------- levels
+
+
+@dataclass
+class GANConfig:
+    """The augmenter level: a mask-to-image conditional GAN (pix2pix-style)."""
+
+    name: str = "gan"
+    generator: ComponentConfig = field(
+        default_factory=lambda: ComponentConfig("searchable", {"depth": 3, "base_width": 16})
+    )
+    discriminator: ComponentConfig = field(
+        default_factory=lambda: ComponentConfig("patch", {"base_width": 16, "n_layers": 2, "norm": "instance"})
+    )
+    optimizer: OptimConfig = field(
+        default_factory=lambda: OptimConfig("adam", 2e-4, [0.5, 0.999], 0.0, 0.0)
+    )
+    disc_optimizer: OptimConfig = field(
+        default_factory=lambda: OptimConfig("adam", 2e-4, [0.5, 0.999], 0.0, 0.0)
+    )
+    l1_weight: float = 100.0
+    reconstruction: str = "l1"
+    batch_size: int = 8
+    unroll_steps: int = 1
+    pretrain_steps: int = 0
+    hypergrad: HypergradConfig = field(default_factory=HypergradConfig)
+
+
+@dataclass
+class SegConfig:
+    """The segmentation level: real pairs plus ``lam`` x generated pairs."""
+
+    segmenter: ComponentConfig = field(
+        default_factory=lambda: ComponentConfig("unet", {"depth": 3, "base_width": 16, "norm": "group"})
+    )
+    optimizer: OptimConfig = field(default_factory=lambda: OptimConfig("adam", 1e-3))
+    lam: float = 1.0
+    loss: str = "bce"
+    batch_size: int = 8
+    unroll_steps: int = 1
+    mask_aug: MaskAugConfig = field(default_factory=MaskAugConfig)
+    plateau_patience: int = 0
+    plateau_factor: float = 0.5
+    hypergrad: HypergradConfig = field(default_factory=HypergradConfig)
+
+
+@dataclass
+class ArchConfig:
+    """The architecture level: ``alpha`` minimises the segmentation loss on validation pairs."""
+
+    optimizer: OptimConfig = field(
+        default_factory=lambda: OptimConfig("adam", 3e-3, [0.5, 0.999], 0.0, 1e-3)
+    )
+    batch_size: int = 8
+
+
+@dataclass
+class EngineSettings:
+    """The training loop: length, validation cadence, early stopping, device."""
+
+    train_iters: int = 600
+    valid_every: int = 100
+    early_stop_patience: int = 0
+    device: str = "auto"
+    progress: bool = True
+
+
+@dataclass
+class RunConfig:
+    """A whole e2eaug run.
+
+    ``augmenter`` is parsed by the config class of the augmenter problem registered under its
+    ``name`` (``gan`` by default, :class:`GANConfig`), so a plug-in augmenter brings its own keys.
+    ``plugins`` lists modules imported before anything is built (where plug-ins register).
+    """
+
+    name: str = "e2eaug"
+    seed: int = 0
+    out_dir: str = "runs"
+    plugins: List[str] = field(default_factory=list)
+    data: DataConfig = field(default_factory=DataConfig)
+    augmenter: Any = field(default_factory=GANConfig)
+    seg: SegConfig = field(default_factory=SegConfig)
+    arch: ArchConfig = field(default_factory=ArchConfig)
+    engine: EngineSettings = field(default_factory=EngineSettings)
+
+
+PRESETS_DIR = Path(__file__).resolve().parent / "configs"
+
+
+def preset_names() -> List[str]:
+    """Names of the YAML presets shipped in ``e2eaug/configs``."""
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def resolve_config_path(name_or_path: str) -> Path:
+    """A preset name (``skin_synthetic``) or a path to a YAML file."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    preset = PRESETS_DIR / f"{name_or_path}.yaml"
+    if not preset.is_file():
+        raise ConfigError(
+            f"no config file or preset named {name_or_path!r}; presets: {', '.join(preset_names())}"
+        )
+    return preset
+
+
+def config_from_dict(data: Dict[str, Any]) -> RunConfig:
+    """Build a :class:`RunConfig`, importing plug-ins and parsing the augmenter section."""
+    import importlib
+
+    from e2eaug.registry import AUGMENTERS
+
+    data = dict(data)
+    augmenter = dict(data.pop("augmenter", None) or {})
+    cfg = from_dict(RunConfig, data)
+    for module in cfg.plugins:
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            raise ConfigError(f"plugins: cannot import {module!r}: {err}") from err
+    import e2eaug.problems  # noqa: F401  (registers the built-in augmenters)
+
+    name = augmenter.get("name", "gan")
+    try:
+        problem_cls = AUGMENTERS.get(name)
+    except KeyError as err:
+        raise ConfigError(f"augmenter.name: {err.args[0]}") from None
+    cfg.augmenter = from_dict(problem_cls.config_class, augmenter, prefix="augmenter")
+    return cfg
+
+
+def load_config(name_or_path: str, overrides: Optional[List[str]] = None) -> RunConfig:
+    """Read a preset or YAML file, apply ``a.b=value`` overrides, and validate."""
+    path = resolve_config_path(name_or_path)
+    data = apply_overrides(read_yaml(path), list(overrides or []))
+    try:
+        return config_from_dict(data)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from err

@@ -1,0 +1,6 @@
+"""Betty engines of e2eaug (installed as ``e2eaug.engines``)."""
+
+from .build import build_engine
+from .e2eaug_engine import E2EAugEngine
+
+__all__ = ["E2EAugEngine", "build_engine"]

@@ -1,0 +1,23 @@
+"""Data: synthetic generators, folder datasets, splits, augmentations, previews."""
+
+from e2eaug.data.build import DataBundle, build_data
+from e2eaug.data.dataset import PairDataset
+from e2eaug.data.folder import LAYOUTS, load_folder
+from e2eaug.data.splits import split_indices
+from e2eaug.data.synthetic import DOMAINS, SYNTHETIC_TASKS, make_synthetic
+from e2eaug.data.transforms import JOINT_AUGMENTATIONS, MaskAugmenter, build_joint_augmentation
+
+__all__ = [
+    "DOMAINS",
+    "JOINT_AUGMENTATIONS",
+    "LAYOUTS",
+    "SYNTHETIC_TASKS",
+    "DataBundle",
+    "MaskAugmenter",
+    "PairDataset",
+    "build_data",
+    "build_joint_augmentation",
+    "load_folder",
+    "make_synthetic",
+    "split_indices",
+]

@@ -1,0 +1,35 @@
+"""Models: searchable/fixed mask-to-image generators, PatchGAN discriminator, segmenters.
+
+Importing this package registers every model in :mod:`e2eaug.registry` (generators
+``searchable``, ``fixed``; discriminator ``patch``; segmenters ``unet``, ``deeplabv3``).
+"""
+
+from e2eaug.models.deeplab import DeepLabV3
+from e2eaug.models.discriminator import PatchDiscriminator
+from e2eaug.models.generator import FixedGenerator, MixedCell, SearchableGenerator
+from e2eaug.models.search_space import (
+    DOWN_OPS,
+    NUM_OPS,
+    UP_OPS,
+    ArchitectureParams,
+    ConvSpec,
+    Genotype,
+    derive,
+)
+from e2eaug.models.unet import UNet
+
+__all__ = [
+    "DOWN_OPS",
+    "NUM_OPS",
+    "UP_OPS",
+    "ArchitectureParams",
+    "ConvSpec",
+    "DeepLabV3",
+    "FixedGenerator",
+    "Genotype",
+    "MixedCell",
+    "PatchDiscriminator",
+    "SearchableGenerator",
+    "UNet",
+    "derive",
+]

@@ -1,0 +1,176 @@
+"""The ``e2eaug`` command line (also ``python -m e2eaug``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+DEFAULT_CONFIG = "skin_synthetic"
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        default=DEFAULT_CONFIG,
+        help=f"preset name or YAML path (default: {DEFAULT_CONFIG}; `e2eaug presets` lists presets)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set seg.lam=0.5 (repeatable; value parsed as YAML)",
+    )
+
+
+def _cmd_train(args: argparse.Namespace, then_evaluate: bool) -> int:
+    from e2eaug import jobs
+    from e2eaug.config import load_config
+    from e2eaug.rundir import RunDir
+
+    if args.resume:
+        if args.resume == "latest":
+            named = load_config(args.config, args.overrides)
+            run = RunDir.latest(named.out_dir, named.name)
+        else:
+            run = RunDir.open(args.resume)
+        cfg = run.read_config(args.overrides)
+    else:
+        cfg = load_config(args.config, args.overrides)
+        run = RunDir.create(cfg.out_dir, cfg.name)
+    print(f"run folder: {run.path}")
+    run, best = jobs.train(cfg, run, resume=bool(args.resume))
+    print(f"best validation Dice {best['dice']:.4f} at step {best['step']}")
+    if then_evaluate:
+        results = jobs.evaluate(run, "best")
+        print(jobs.format_results(results))
+    print(f"outputs: {run.path} (config.yaml, metrics.jsonl, best.pt, last.pt, samples.png, curves.png"
+          + (", results.json)" if then_evaluate else ")"))
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from e2eaug import jobs
+    from e2eaug.rundir import RunDir
+
+    run = RunDir.open(args.run)
+    results = jobs.evaluate(run, args.checkpoint)
+    print(jobs.format_results(results))
+    print(f"wrote {run.results_path}")
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from e2eaug import jobs
+    from e2eaug.rundir import RunDir
+
+    out = jobs.generate(RunDir.open(args.run), Path(args.out), args.n, args.checkpoint)
+    print(f"wrote {args.n} generated pairs to {out}/images and {out}/masks")
+    return 0
+
+
+def _cmd_derive(args: argparse.Namespace) -> int:
+    import yaml
+
+    from e2eaug import jobs
+    from e2eaug.rundir import RunDir
+
+    run = RunDir.open(args.run)
+    genotype = jobs.derive(run, args.checkpoint)
+    print(yaml.safe_dump(genotype, sort_keys=False).rstrip())
+    print(f"wrote {run.genotype_path}")
+    return 0
+
+
+def _cmd_preview(args: argparse.Namespace) -> int:
+    from e2eaug.data.preview import save_preview
+
+    out = save_preview(args.out, task=args.task, domain=args.domain, n=args.n, size=args.size, seed=args.seed)
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_presets(args: argparse.Namespace) -> int:
+    from e2eaug.config import PRESETS_DIR, preset_names
+
+    for name in preset_names():
+        print(f"{name:<18} {PRESETS_DIR / (name + '.yaml')}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="e2eaug",
+        description="End-to-end GAN augmentation for medical image segmentation on Betty.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    for name, helptext in (
+        ("run", "train on a config, then evaluate the best checkpoint on every test set (make run)"),
+        ("train", "train the three-level optimisation on a config"),
+    ):
+        p = sub.add_parser(name, help=helptext, description=helptext)
+        _add_config_args(p)
+        p.add_argument(
+            "--resume",
+            nargs="?",
+            const="latest",
+            default=None,
+            metavar="RUN_DIR",
+            help="continue a run from its last.pt (default: the latest run of the config's name)",
+        )
+        p.set_defaults(func=lambda a, ev=(name == "run"): _cmd_train(a, ev))
+
+    p = sub.add_parser("evaluate", help="Dice/Jaccard of a run on every test set -> results.json")
+    p.add_argument("--run", required=True, help="run folder")
+    p.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("generate", help="write generated image-mask pairs as files")
+    p.add_argument("--run", required=True, help="run folder")
+    p.add_argument("--out", required=True, help="output folder (gets images/ and masks/)")
+    p.add_argument("--n", type=int, default=16, help="number of pairs (default 16)")
+    p.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("derive", help="the chosen operator per generator cell -> genotype.yaml")
+    p.add_argument("--run", required=True, help="run folder")
+    p.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    p.set_defaults(func=_cmd_derive)
+
+    p = sub.add_parser("data", help="dataset tools")
+    data_sub = p.add_subparsers(dest="data_command", required=True)
+    q = data_sub.add_parser("preview", help="grid of synthetic images with mask outlines")
+    q.add_argument("--task", default="skin", help="synthetic task: skin | lung")
+    q.add_argument("--domain", default="id", help="domain: id | ood (and other shifted domains)")
+    q.add_argument("--out", default="preview.png", help="output PNG (default preview.png)")
+    q.add_argument("--n", type=int, default=16, help="number of images")
+    q.add_argument("--size", type=int, default=64, help="image size in pixels")
+    q.add_argument("--seed", type=int, default=0)
+    q.set_defaults(func=_cmd_preview)
+
+    p = sub.add_parser("presets", help="list the shipped config presets")
+    p.set_defaults(func=_cmd_presets)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of the ``e2eaug`` console script."""
+    from e2eaug.config import ConfigError
+    from e2eaug.rundir import CheckpointError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, CheckpointError, FileNotFoundError, KeyError, ValueError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"e2eaug: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Dice and Jaccard of a segmenter on a dataset (per image, then averaged)."""
+
+from __future__ import annotations
+
+from typing import Dict
+
+import torch
+
+from e2eaug.losses import segmentation_loss
+from e2eaug.metrics import dice_per_image, jaccard_per_image
+
+
+@torch.no_grad()
+def evaluate_segmenter(
+    model: torch.nn.Module, dataset, device: torch.device | str, batch_size: int = 32
+) -> Dict[str, float]:
+    """Mean per-image Dice and Jaccard of ``model`` (logits > 0) on ``dataset``, plus BCE loss.
+
+    ``dataset`` has ``images [N,C,H,W]`` and ``masks [N,1,H,W]`` tensors. The model is put in
+    eval mode and restored to its previous mode afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    dice, jaccard, loss_sum = [], [], 0.0
+    n = len(dataset.images)
+    if n == 0:
+        raise ValueError("cannot evaluate on an empty dataset")
+    for start in range(0, n, batch_size):
+        images = dataset.images[start : start + batch_size].to(device)
+        masks = dataset.masks[start : start + batch_size].to(device)
+        logits = model(images)
+        loss_sum += segmentation_loss(logits, masks).item() * len(images)
+        pred = (logits > 0).float()
+        dice.append(dice_per_image(pred, masks).cpu())
+        jaccard.append(jaccard_per_image(pred, masks).cpu())
+    model.train(was_training)
+    return {
+        "dice": torch.cat(dice).mean().item(),
+        "jaccard": torch.cat(jaccard).mean().item(),
+        "loss": loss_sum / n,
+        "n": n,
+    }

@@ -1,0 +1,127 @@
+"""The jobs behind the CLI: train, evaluate, generate, derive."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+
+from e2eaug.config import RunConfig
+from e2eaug.data import build_data
+from e2eaug.evaluation import evaluate_segmenter
+from e2eaug.plots import save_curves, save_samples
+from e2eaug.problems import names
+from e2eaug.rundir import RunDir
+from e2eaug.utils import atomic_write, atomic_write_text
+
+
+def _engine(cfg: RunConfig, run: Optional[RunDir] = None):
+    from e2eaug.engines import build_engine
+
+    data = build_data(cfg.data)
+    return build_engine(cfg, data, run), data
+
+
+def train(cfg: RunConfig, run: Optional[RunDir] = None, resume: bool = False) -> Tuple[RunDir, Dict[str, Any]]:
+    """Train a run (a new folder unless ``run`` is given); returns the folder and best record.
+
+    With ``resume`` the engine restarts from ``run``'s ``last.pt`` and drops metric lines
+    written after it.
+    """
+    if run is None:
+        run = RunDir.create(cfg.out_dir, cfg.name)
+    run.write_config(cfg)
+    engine, data = _engine(cfg, run)
+    if resume:
+        engine.load_state_dict(run.load_checkpoint("last", map_location=engine.device))
+        run.truncate_metrics(engine.global_step)
+        print(f"resuming {run.path} from step {engine.global_step}")
+    best = engine.run()
+    run.save_checkpoint(engine.state_dict(), "last")
+    write_figures(run, engine)
+    return run, best
+
+
+def write_figures(run: RunDir, engine: Any) -> None:
+    """``curves.png`` from the metrics and ``samples.png`` from the current augmenter."""
+    records = run.read_metrics()
+    if records:
+        save_curves(run.curves_path, records)
+    seg = getattr(engine, names.SEG)
+    augmenter = getattr(engine, names.GAN)
+    images, _, aug_masks = seg.get_batch()
+    with torch.no_grad():
+        generated = augmenter.generate(aug_masks)
+    save_samples(run.samples_path, aug_masks, generated, images)
+
+
+def load_run(run: RunDir, which: str = "best"):
+    """The run's engine (problems built from its config) with a checkpoint loaded."""
+    cfg = run.read_config()
+    engine, data = _engine(cfg)
+    engine.load_state_dict(run.load_checkpoint(which, map_location=engine.device))
+    return cfg, engine, data
+
+
+def evaluate(run: RunDir, which: str = "best") -> Dict[str, Any]:
+    """Dice and Jaccard of the checkpoint's segmenter on every test set -> ``results.json``."""
+    _, engine, data = load_run(run, which)
+    seg = getattr(engine, names.SEG)
+    results = {
+        "checkpoint": which,
+        "step": engine.global_step,
+        "best_val": engine.best,
+        "tests": {name: evaluate_segmenter(seg.module, ds, seg.device) for name, ds in data.tests.items()},
+    }
+    atomic_write_text(run.results_path, json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def format_results(results: Dict[str, Any]) -> str:
+    """A plain-text table of test results."""
+    lines = [f"{'test set':<16}{'n':>6}{'Dice':>10}{'Jaccard':>10}"]
+    for name, r in results["tests"].items():
+        lines.append(f"{name:<16}{r['n']:>6}{r['dice']:>10.4f}{r['jaccard']:>10.4f}")
+    return "\n".join(lines)
+
+
+def generate(run: RunDir, out: Path, n: int = 16, which: str = "best") -> Path:
+    """Write ``n`` generated pairs as ``out/images/*.png`` + ``out/masks/*.png`` (generic layout)."""
+    from PIL import Image
+
+    _, engine, _ = load_run(run, which)
+    seg = getattr(engine, names.SEG)
+    augmenter = getattr(engine, names.GAN)
+    engine.eval()
+    out = Path(out)
+    written = 0
+    while written < n:
+        _, _, aug_masks = seg.get_batch()
+        with torch.no_grad():
+            images = augmenter.generate(aug_masks)
+        for image, mask in zip(images, aug_masks):
+            if written == n:
+                break
+            stem = f"gen_{written:05d}"
+            array = (image.clamp(0, 1) * 255).round().byte().cpu()
+            array = array[0].numpy() if array.shape[0] == 1 else array.permute(1, 2, 0).numpy()
+            mask_array = (mask[0] * 255).round().byte().cpu().numpy()
+            for folder, pixels in (("images", array), ("masks", mask_array)):
+                target = out / folder / f"{stem}.png"
+                atomic_write(target, lambda tmp, p=pixels: Image.fromarray(p).save(tmp, format="PNG"))
+            written += 1
+    return out
+
+
+def derive(run: RunDir, which: str = "best") -> Dict[str, List[str]]:
+    """The genotype (chosen operator per cell) of the run's alpha -> ``genotype.yaml``."""
+    _, engine, _ = load_run(run, which)
+    augmenter = getattr(engine, names.GAN)
+    alpha = augmenter.alpha()
+    if alpha is None:
+        raise ValueError(f"{run.path}: the augmenter has no architecture weights to derive from")
+    genotype = augmenter.module.derive(alpha.detach())
+    genotype.save(run.genotype_path)
+    return genotype.to_dict()

@@ -1,0 +1,287 @@
+"""Mask-to-image U-Net generators: searchable (DARTS cells) and fixed (a derived genotype).
+
+The skeleton is the pix2pix U-Net generator (Isola et al. 2017): ``depth`` down-sampling cells,
+``depth`` up-sampling cells with skip concatenation, and a 3x3 conv to the output channels.
+In :class:`SearchableGenerator` each cell is a softmax-weighted sum of the candidates of
+:mod:`e2eaug.models.search_space` (DARTS, Liu et al. 2019); the weights ``alpha`` are an input
+of ``forward`` so that another Betty problem can own them. :class:`FixedGenerator` builds only
+the operator chosen per cell by a :class:`~e2eaug.models.search_space.Genotype`.
+
+Norms carry no running statistics and there is no dropout: Betty re-runs forwards to compute
+hypergradients, which must be deterministic functions of parameters and batch.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, List, Mapping, Optional, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from e2eaug.models.layers import check_divisible, check_image
+from e2eaug.models.search_space import DOWN_OPS, NUM_OPS, UP_OPS, Genotype, derive, down_op, up_op
+from e2eaug.registry import GENERATORS
+from e2eaug.utils import PathLike
+
+# (cell index, in_channels, out_channels, norm) -> down cell
+DownFactory = Callable[[int, int, int, bool], nn.Module]
+# (cell index, in_channels, out_channels) -> up cell
+UpFactory = Callable[[int, int, int], nn.Module]
+
+
+def _activations(activation: Optional[str]) -> Tuple[str, str]:
+    """(down, up) activations: pix2pix's (leaky_relu, relu) for ``None``, else one for both."""
+    return ("leaky_relu", "relu") if activation is None else (activation, activation)
+
+
+class MixedCell(nn.Module):
+    """``sum_k w_k * op_k(x)`` over a list of candidate operators (DARTS mixed op)."""
+
+    def __init__(self, ops: List[nn.Module]) -> None:
+        super().__init__()
+        self.ops = nn.ModuleList(ops)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Mix the candidates of ``x`` with ``weights`` ``[num_ops]``."""
+        return sum(w * op(x) for w, op in zip(weights, self.ops))
+
+
+class _UNetGenerator(nn.Module):
+    """pix2pix U-Net skeleton whose cells come from factories; see the module docstring.
+
+    Down cell ``i`` maps width ``w[i]`` (``in_channels`` for ``i = 0``) to ``w[i + 1]`` at half
+    the size; it has a norm except in the outermost and innermost cells (as pix2pix: the
+    innermost map may be 1x1). Up cell ``j`` maps the previous output, concatenated with the
+    matching skip (``j > 0``), to ``w[depth - 1 - j]`` at twice the size.
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        out_channels: int,
+        depth: int,
+        base_width: int,
+        max_width: Optional[int],
+        image_size: Optional[int],
+        down_cell: DownFactory,
+        up_cell: UpFactory,
+    ) -> None:
+        super().__init__()
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
+        if min(in_channels, out_channels, base_width) < 1:
+            raise ValueError("in_channels, out_channels and base_width must be positive")
+        max_width = 8 * base_width if max_width is None else max_width
+        if max_width < base_width:
+            raise ValueError(f"max_width ({max_width}) must be >= base_width ({base_width})")
+        if image_size is not None:
+            check_divisible([image_size], depth, type(self).__name__)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.depth, self.image_size = depth, image_size
+        self.base_width, self.max_width = base_width, max_width
+        # widths[i + 1]: output of down cell i; widths[0]: output of the last up cell
+        widths = [base_width] + [min(base_width * 2**i, max_width) for i in range(depth)]
+        down_in = [in_channels] + widths[1:depth]
+        up_in = [widths[depth]] + [2 * widths[depth - j] for j in range(1, depth)]
+        self.down = nn.ModuleList(
+            down_cell(i, down_in[i], widths[i + 1], 0 < i < depth - 1) for i in range(depth)
+        )
+        self.up = nn.ModuleList(
+            up_cell(depth + j, up_in[j], widths[depth - 1 - j]) for j in range(depth)
+        )
+        self.head = nn.Conv2d(base_width, out_channels, 3, padding=1)
+
+    @property
+    def num_cells(self) -> int:
+        """Number of cells: ``depth`` down cells, then ``depth`` up cells."""
+        return 2 * self.depth
+
+    def _run(self, mask: torch.Tensor, weights: Optional[torch.Tensor]) -> torch.Tensor:
+        check_image(mask, self.in_channels, "mask")
+        check_divisible(mask.shape[-2:], self.depth, type(self).__name__)
+
+        def cell(index: int, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+            return module(x) if weights is None else module(x, weights[index])
+
+        skips = []
+        h = mask
+        for i, module in enumerate(self.down):
+            h = cell(i, module, h)
+            skips.append(h)
+        skips.pop()
+        for j, module in enumerate(self.up):
+            if j > 0:
+                h = torch.cat([skips.pop(), h], dim=1)
+            h = cell(self.depth + j, module, h)
+        return (torch.tanh(self.head(h)) + 1) / 2
+
+
+@GENERATORS.register("searchable")
+class SearchableGenerator(_UNetGenerator):
+    """Mask-to-image U-Net whose cells mix all candidate operators (pix2pix + DARTS).
+
+    Args:
+        in_channels: mask channels.
+        out_channels: image channels.
+        depth: number of down (and of up) cells, >= 1; sizes must be divisible by ``2**depth``.
+        base_width: channels of the outermost cell; doubled per level.
+        max_width: cap on the channels (default ``8 * base_width``).
+        image_size: if given, checked at build time for divisibility by ``2**depth``.
+        activation: ``None`` for pix2pix's LeakyReLU(0.2) down / ReLU up, or one name of
+            :func:`~e2eaug.models.layers.make_activation` for every cell (``silu`` is smooth).
+
+    Output contract:
+        ``forward(mask [N, in_channels, H, W], alpha [num_cells, num_ops])`` returns an image
+        ``[N, out_channels, H, W]`` with values in ``[0, 1]`` (``(tanh(x) + 1) / 2``). Each
+        cell's candidates are weighted by ``softmax(alpha[cell])``; rows ``0..depth-1`` are the
+        down cells, rows ``depth..2*depth-1`` the up cells.
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int = 1,
+        out_channels: int = 3,
+        depth: int = 3,
+        base_width: int = 16,
+        max_width: Optional[int] = None,
+        image_size: Optional[int] = None,
+        activation: Optional[str] = None,
+    ) -> None:
+        down_act, up_act = _activations(activation)
+        super().__init__(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            depth=depth,
+            base_width=base_width,
+            max_width=max_width,
+            image_size=image_size,
+            down_cell=lambda i, cin, cout, norm: MixedCell(
+                [down_op(name, cin, cout, norm=norm, activation=down_act) for name in DOWN_OPS]
+            ),
+            up_cell=lambda i, cin, cout: MixedCell(
+                [up_op(name, cin, cout, activation=up_act) for name in UP_OPS]
+            ),
+        )
+        self.activation = activation
+
+    @property
+    def num_ops(self) -> int:
+        """Candidates per cell (columns of ``alpha``)."""
+        return NUM_OPS
+
+    def _check_alpha(self, alpha: torch.Tensor) -> None:
+        if alpha.shape != (self.num_cells, self.num_ops):
+            raise ValueError(
+                f"alpha must have shape [{self.num_cells}, {self.num_ops}] (num_cells, num_ops), "
+                f"got {list(alpha.shape)}"
+            )
+
+    def forward(self, mask: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        """Generate images from masks under architecture weights ``alpha`` (see class doc)."""
+        self._check_alpha(alpha)
+        return self._run(mask, F.softmax(alpha, dim=-1))
+
+    def derive(self, alpha: torch.Tensor) -> Genotype:
+        """The genotype keeping the argmax candidate of each cell."""
+        self._check_alpha(alpha)
+        return derive(alpha)
+
+
+@GENERATORS.register("fixed")
+class FixedGenerator(_UNetGenerator):
+    """Mask-to-image U-Net built from the operators chosen by a genotype (pix2pix skeleton).
+
+    Args:
+        genotype: a :class:`Genotype`, its dict form, or the path of a saved genotype file.
+        in_channels: mask channels.
+        out_channels: image channels.
+        depth: must equal the genotype's depth if given (default: the genotype's).
+        base_width: channels of the outermost cell; doubled per level.
+        max_width: cap on the channels (default ``8 * base_width``).
+        image_size: if given, checked at build time for divisibility by ``2**depth``.
+        activation: ``None`` for pix2pix's LeakyReLU(0.2) down / ReLU up, or one name of
+            :func:`~e2eaug.models.layers.make_activation` for every cell (``silu`` is smooth).
+
+    Output contract:
+        ``forward(mask [N, in_channels, H, W], alpha=None)`` returns an image
+        ``[N, out_channels, H, W]`` with values in ``[0, 1]`` (``(tanh(x) + 1) / 2``).
+    """
+
+    def __init__(
+        self,
+        *,
+        genotype: Union[Genotype, Mapping[str, Any], PathLike],
+        in_channels: int = 1,
+        out_channels: int = 3,
+        depth: Optional[int] = None,
+        base_width: int = 16,
+        max_width: Optional[int] = None,
+        image_size: Optional[int] = None,
+        activation: Optional[str] = None,
+    ) -> None:
+        down_act, up_act = _activations(activation)
+        if isinstance(genotype, (str, os.PathLike)):
+            genotype = Genotype.load(genotype)
+        elif not isinstance(genotype, Genotype):
+            genotype = Genotype.from_dict(genotype)
+        if depth is not None and depth != genotype.depth:
+            raise ValueError(
+                f"depth={depth} does not match the genotype's {genotype.depth} cells per side"
+            )
+        super().__init__(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            depth=genotype.depth,
+            base_width=base_width,
+            max_width=max_width,
+            image_size=image_size,
+            down_cell=lambda i, cin, cout, norm: down_op(
+                genotype.down[i], cin, cout, norm=norm, activation=down_act
+            ),
+            up_cell=lambda i, cin, cout: up_op(
+                genotype.up[i - genotype.depth], cin, cout, activation=up_act
+            ),
+        )
+        self.genotype = genotype
+        self.activation = activation
+
+    def forward(self, mask: torch.Tensor, alpha: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Generate images from masks; ``alpha`` must be ``None`` (the architecture is fixed)."""
+        if alpha is not None:
+            raise ValueError("FixedGenerator has no architecture weights; call it with alpha=None")
+        return self._run(mask, None)
+
+    @classmethod
+    def from_searchable(
+        cls, generator: SearchableGenerator, alpha: torch.Tensor
+    ) -> "FixedGenerator":
+        """The derived generator of ``generator`` under ``alpha``, with the chosen ops' weights.
+
+        Args:
+            generator: the trained searchable generator.
+            alpha: its architecture weights ``[num_cells, num_ops]``.
+
+        Returns:
+            FixedGenerator: keeps the argmax op per cell, with that op's (and the head's)
+            weights copied; with a strongly peaked ``alpha`` both compute the same function.
+        """
+        genotype = generator.derive(alpha)
+        fixed = cls(
+            genotype=genotype,
+            in_channels=generator.in_channels,
+            out_channels=generator.out_channels,
+            base_width=generator.base_width,
+            max_width=generator.max_width,
+            image_size=generator.image_size,
+            activation=generator.activation,
+        )
+        chosen = alpha.detach().argmax(dim=1).tolist()
+        cells = zip([*generator.down, *generator.up], [*fixed.down, *fixed.up])
+        for index, (mixed, single) in enumerate(cells):
+            single.load_state_dict(mixed.ops[chosen[index]].state_dict())
+        fixed.head.load_state_dict(generator.head.state_dict())
+        return fixed.to(generator.head.weight.device)

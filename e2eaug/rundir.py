@@ -1,0 +1,121 @@
+"""A run's folder: config, metrics, checkpoints and figures, written so nothing is half-written.
+
+Layout of ``runs/<name>-<timestamp>/``: ``config.yaml`` (the full resolved config),
+``metrics.jsonl`` (one line per validation), ``last.pt`` and ``best.pt`` (atomic), ``samples.png``,
+``curves.png``, ``results.json`` (after evaluation), ``genotype.yaml`` (after derive).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import torch
+import yaml
+
+from e2eaug.config import RunConfig, config_from_dict, read_yaml, to_dict
+from e2eaug.utils import atomic_torch_save, atomic_write_text
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file is missing, unreadable or not an e2eaug checkpoint."""
+
+
+class RunDir:
+    """Paths and safe reads/writes of one run folder."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, out_dir: str | Path, name: str) -> "RunDir":
+        """A new folder ``out_dir/name-YYYYmmdd-HHMMSS`` (suffixed if taken); never reuses one."""
+        base = Path(out_dir) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        path, i = base, 1
+        while path.exists():
+            i += 1
+            path = base.with_name(f"{base.name}-{i}")
+        path.mkdir(parents=True)
+        return cls(path)
+
+    @classmethod
+    def open(cls, path: str | Path) -> "RunDir":
+        """An existing run folder; a clear error when it is not one."""
+        run = cls(path)
+        if not run.config_path.is_file():
+            raise FileNotFoundError(f"{run.path} is not an e2eaug run folder (no config.yaml)")
+        return run
+
+    @classmethod
+    def latest(cls, out_dir: str | Path, name: str) -> "RunDir":
+        """The most recently created run of ``name`` under ``out_dir``."""
+        candidates = sorted(
+            (p for p in Path(out_dir).glob(f"{name}-*") if (p / "config.yaml").is_file()),
+            key=lambda p: p.stat().st_mtime,
+        )
+        if not candidates:
+            raise FileNotFoundError(f"no run named {name!r} under {out_dir} to resume")
+        return cls(candidates[-1])
+
+    # paths
+    config_path = property(lambda self: self.path / "config.yaml")
+    metrics_path = property(lambda self: self.path / "metrics.jsonl")
+    samples_path = property(lambda self: self.path / "samples.png")
+    curves_path = property(lambda self: self.path / "curves.png")
+    results_path = property(lambda self: self.path / "results.json")
+    genotype_path = property(lambda self: self.path / "genotype.yaml")
+
+    def checkpoint_path(self, which: str) -> Path:
+        """``last.pt`` or ``best.pt``."""
+        if which not in ("last", "best"):
+            raise ValueError(f"checkpoint must be 'last' or 'best', got {which!r}")
+        return self.path / f"{which}.pt"
+
+    # config
+    def write_config(self, cfg: RunConfig) -> None:
+        """Save the full resolved config."""
+        atomic_write_text(self.config_path, yaml.safe_dump(to_dict(cfg), sort_keys=False))
+
+    def read_config(self, overrides: Optional[List[str]] = None) -> RunConfig:
+        """The run's saved config, with optional ``a.b=value`` overrides."""
+        from e2eaug.config import apply_overrides
+
+        return config_from_dict(apply_overrides(read_yaml(self.config_path), list(overrides or [])))
+
+    # metrics
+    def append_metrics(self, record: Dict[str, Any]) -> None:
+        """Append one validation record as a JSON line."""
+        with open(self.metrics_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def read_metrics(self) -> List[Dict[str, Any]]:
+        """All validation records so far."""
+        if not self.metrics_path.is_file():
+            return []
+        lines = self.metrics_path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def truncate_metrics(self, step: int) -> None:
+        """Drop records after ``step`` (written after the checkpoint a resume starts from)."""
+        kept = [r for r in self.read_metrics() if r["step"] <= step]
+        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+
+    # checkpoints
+    def save_checkpoint(self, state: Dict[str, Any], which: str) -> Path:
+        """Atomically write ``last.pt`` or ``best.pt``."""
+        return atomic_torch_save(state, self.checkpoint_path(which))
+
+    def load_checkpoint(self, which: str, map_location: Any = "cpu") -> Dict[str, Any]:
+        """Load a checkpoint with ``weights_only=True``; clear errors naming the file."""
+        path = self.checkpoint_path(which)
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint not found: {path}")
+        try:
+            state = torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as err:  # torch raises several types for truncated/garbled files
+            raise CheckpointError(f"cannot read checkpoint {path}: {err}") from err
+        if not isinstance(state, dict) or "problems" not in state or "global_step" not in state:
+            raise CheckpointError(f"{path} is not an e2eaug checkpoint (missing 'problems')")
+        return state

@@ -1,0 +1,330 @@
+"""The SSL-with-GAN-augmentation experiment: pipeline (reference) and two-level (Betty) runs.
+
+Pipeline: train the style GAN on the real unlabelled pool, generate N images, pretrain SimCLR or
+BYOL on real + generated images, linear-probe the frozen encoder. Baselines: a random encoder
+(no pretraining) and SSL on the real pool only. Two-level: the generator (upper) and the encoder
+(lower) are trained together by Betty (:mod:`e2eaug.ssl.problems`), the generator warm-started
+from the pipeline's GAN; the encoder gets the same number of steps as in the pipeline and
+batches with the same real/generated proportion.
+
+:class:`Experiment` caches what several rows share (data, GANs per pool size, generated sets,
+finished rows), so a benchmark trains each GAN once.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import torch
+
+from e2eaug.ssl.backbone import SmallResNet18
+from e2eaug.ssl.config import ExperimentConfig, SSLDataConfig, SSLTrainConfig
+from e2eaug.ssl.data import (
+    ImagePool,
+    LabelledSet,
+    default_data_root,
+    load_image_folder,
+    load_labelled_folder,
+    make_synthetic_lesions,
+)
+from e2eaug.ssl.gan_training import GAN, build_gan, generate, train_gan
+from e2eaug.ssl.methods import SSLMethod, build_method
+from e2eaug.ssl.probe import ProbeResult, extract_features, linear_probe
+from e2eaug.ssl.problems import GeneratorProblem, SSLProblem, TwoLevelEngine, betty_configs
+from e2eaug.ssl.style_gan import StyleGenerator
+from e2eaug.ssl.views import ViewConfig, apply_view, sample_view_params
+from e2eaug.utils import seed_everything
+
+UNLABELLED_DIR = Path("ham10000_unlabelled") / "images"
+LABELLED_DIR = Path("ph2")
+
+
+@dataclass
+class SSLData:
+    """Real unlabelled images for pretraining (``pool``; the first n form a pool of size n),
+    disjoint held-out unlabelled images and the labelled probe set, all in ``[0, 1]``."""
+
+    pool: torch.Tensor
+    heldout: torch.Tensor
+    probe: LabelledSet
+
+
+def load_data(cfg: SSLDataConfig, max_pool: int) -> SSLData:
+    """Load (``real``) or generate (``synthetic``) ``max_pool + heldout_size`` unlabelled images
+    and the labelled probe set.
+
+    Raises:
+        FileNotFoundError: a real-data folder is missing (names the expected layout).
+    """
+    n = max_pool + cfg.heldout_size
+    if cfg.source == "synthetic":
+        unlabelled = make_synthetic_lesions(n, cfg.image_size, cfg.seed + 1).images
+        probe = make_synthetic_lesions(cfg.n_labelled, cfg.image_size, cfg.seed + 2)
+    elif cfg.source == "real":
+        root = Path(cfg.root) if cfg.root else default_data_root()
+        for sub in (UNLABELLED_DIR, LABELLED_DIR / "images", LABELLED_DIR / "labels.csv"):
+            if not (root / sub).exists():
+                raise FileNotFoundError(
+                    f"real data not found: {root / sub} is missing. Expected "
+                    f"<data-root>/{UNLABELLED_DIR}/*.jpg and <data-root>/{LABELLED_DIR}/images/ "
+                    f"with labels.csv (id,diagnosis); pass --data-root or use --data synthetic")
+        unlabelled = load_image_folder(root / UNLABELLED_DIR, cfg.image_size, n=n, seed=cfg.seed)
+        unlabelled = unlabelled[torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))]
+        probe = load_labelled_folder(root / LABELLED_DIR, cfg.image_size)
+    else:
+        raise ValueError(f"data source must be synthetic or real, got {cfg.source!r}")
+    return SSLData(unlabelled[:max_pool], unlabelled[max_pool:], probe)
+
+
+def view_config(cfg: SSLTrainConfig) -> ViewConfig:
+    """SimCLR view settings of an SSL config."""
+    return ViewConfig(crop_scale=tuple(cfg.crop_scale), jitter_strength=cfg.jitter_strength,
+                      gray_prob=cfg.gray_prob)
+
+
+def build_ssl(method: str, cfg: SSLTrainConfig, device: torch.device, seed: int) -> SSLMethod:
+    """A freshly initialised SimCLR/BYOL on a small-input ResNet-18 (``weights=None``)."""
+    seed_everything(seed)
+    kwargs = {"temperature": cfg.temperature} if method == "simclr" else {"base_tau": cfg.byol_tau}
+    return build_method(method, backbone=SmallResNet18(), hidden_dim=cfg.hidden_dim,
+                        proj_dim=cfg.proj_dim, **kwargs).to(device)
+
+
+def ssl_optimizer(model: SSLMethod, cfg: SSLTrainConfig) -> torch.optim.Optimizer:
+    """Adam over the online parameters."""
+    return torch.optim.Adam(model.online_parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def pretrain(model: SSLMethod, images: torch.Tensor, cfg: SSLTrainConfig, seed: int,
+             log_every: int = 20) -> List[float]:
+    """Self-supervised training of ``model`` on ``images`` for ``cfg.steps`` steps.
+
+    Batches are drawn uniformly with replacement; two SimCLR views per image.
+
+    Returns:
+        The loss of every step.
+    """
+    pool = ImagePool(images)
+    views = view_config(cfg)
+    opt = ssl_optimizer(model, cfg)
+    rng = torch.Generator().manual_seed(seed)
+    model.train()
+    losses = []
+    for step in range(1, cfg.steps + 1):
+        x = pool.sample(cfg.batch_size, rng)
+        v1 = sample_view_params(x.shape[0], views, rng, x.device)
+        v2 = sample_view_params(x.shape[0], views, rng, x.device)
+        loss = model.loss(apply_view(x, v1), apply_view(x, v2))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        model.momentum_update(step / cfg.steps)
+        losses.append(loss.item())
+        if step % log_every == 0 or step == cfg.steps:
+            print(f"  ssl step {step}/{cfg.steps}  loss {loss.item():.4f}", flush=True)
+    return losses
+
+
+def split_batch(batch_size: int, n_real: int, n_generated: int) -> Tuple[int, int]:
+    """Real and generated images per batch in proportion to the two set sizes (each >= 1)."""
+    gen = round(batch_size * n_generated / (n_real + n_generated))
+    gen = min(max(gen, 1), batch_size - 1)
+    return batch_size - gen, gen
+
+
+class Experiment:
+    """Rows of the results tables for one config, sharing data, GANs and finished rows.
+
+    Args:
+        cfg: the resolved experiment config.
+        device: where models train.
+    """
+
+    def __init__(self, cfg: ExperimentConfig, device: torch.device) -> None:
+        self.cfg = cfg
+        self.device = torch.device(device)
+        max_pool = max([cfg.data.pool_size, *cfg.grid.pool_sizes])
+        t0 = time.time()
+        self.data = load_data(cfg.data, max_pool)
+        print(f"data: {cfg.data.source}, pool {tuple(self.data.pool.shape)}, held-out "
+              f"{tuple(self.data.heldout.shape)}, probe {tuple(self.data.probe.images.shape)} "
+              f"classes {self.data.probe.classes} ({time.time() - t0:.1f}s)", flush=True)
+        self._gans: Dict[int, GAN] = {}
+        self._generated: Dict[Tuple[int, int], torch.Tensor] = {}
+        self._rows: Dict[Tuple, Dict] = {}
+        self.two_level_generator: Optional[StyleGenerator] = None
+
+    def pool(self, size: int) -> torch.Tensor:
+        """The first ``size`` pool images, on the device."""
+        if size > self.data.pool.shape[0]:
+            raise ValueError(f"pool size {size} > {self.data.pool.shape[0]} loaded images")
+        return self.data.pool[:size].to(self.device)
+
+    def gan(self, pool_size: int) -> GAN:
+        """The GAN trained on the pool of ``pool_size`` (trained on first use)."""
+        if pool_size not in self._gans:
+            print(f"[gan] training on {pool_size} real images", flush=True)
+            t0 = time.time()
+            gan, _ = train_gan(ImagePool(self.pool(pool_size)), self.cfg.gan, self.device,
+                               self.cfg.seed, log_every=max(1, self.cfg.gan.steps // 5))
+            print(f"[gan] done in {time.time() - t0:.0f}s", flush=True)
+            self._gans[pool_size] = gan
+        return self._gans[pool_size]
+
+    def generated(self, pool_size: int, n: int) -> torch.Tensor:
+        """``n`` images from the GAN of ``pool_size``."""
+        key = (pool_size, n)
+        if key not in self._generated:
+            self._generated[key] = generate(self.gan(pool_size).generator, n, self.cfg.seed + 7)
+        return self._generated[key]
+
+    def probe(self, backbone: torch.nn.Module) -> ProbeResult:
+        """Linear-probe accuracy of a frozen backbone on the labelled set."""
+        p = self.cfg.probe
+        feats = extract_features(backbone, self.data.probe.images)
+        return linear_probe(feats, self.data.probe.labels, seeds=p.seeds,
+                            train_fraction=p.train_fraction, lr=p.lr, epochs=p.epochs,
+                            batch_size=p.batch_size)
+
+    def _row(self, key: Tuple, name: str, method: str, pool: int, generated: int, fn) -> Dict:
+        if key not in self._rows:
+            print(f"[{name}] method={method} pool={pool} generated={generated}", flush=True)
+            t0 = time.time()
+            model, extra = fn()
+            result = self.probe(model.backbone if method != "none" else model)
+            seconds = time.time() - t0
+            print(f"[{name}] probe accuracy {result.mean:.3f} +- {result.std:.3f} "
+                  f"({seconds:.0f}s)", flush=True)
+            self._rows[key] = {"name": name, "method": method, "pool": pool,
+                               "generated": generated, "probe": result.to_dict(),
+                               "seconds": round(seconds, 1), **extra}
+        return self._rows[key]
+
+    def random_encoder(self) -> Dict:
+        """No pretraining: a randomly initialised encoder."""
+
+        def fn():
+            seed_everything(self.cfg.seed)
+            return SmallResNet18().to(self.device), {}
+
+        return self._row(("none",), "no pretraining", "none", 0, 0, fn)
+
+    def pipeline(self, method: str, pool_size: int, n_generated: int) -> Dict:
+        """SSL on ``pool_size`` real images plus ``n_generated`` GAN images (0: real only)."""
+
+        def fn():
+            images = self.pool(pool_size)
+            if n_generated > 0:
+                images = torch.cat([images, self.generated(pool_size, n_generated)])
+            model = build_ssl(method, self.cfg.ssl, self.device, self.cfg.seed)
+            losses = pretrain(model, images, self.cfg.ssl, self.cfg.seed,
+                              log_every=max(1, self.cfg.ssl.steps // 5))
+            return model, {"ssl_final_loss": sum(losses[-10:]) / len(losses[-10:])}
+
+        name = f"{method} + GAN" if n_generated else method
+        return self._row(("pipeline", method, pool_size, n_generated), name, method, pool_size,
+                         n_generated, fn)
+
+    def two_level(self, method: str) -> Dict:
+        """Generator (upper, adversarial + beta * held-out SSL loss) and encoder (lower) trained
+        together by Betty."""
+        tl = self.cfg.two_level
+        name = f"{method} + GAN, two-level ({tl.hypergradient}, beta={tl.beta:g})"
+        return self._row(("two-level", method), name, method, self.cfg.data.pool_size,
+                         self.cfg.gan.n_generated, lambda: self.run_two_level(method))
+
+    def run_two_level(self, method: str) -> Tuple[SSLMethod, Dict]:
+        """Build the ``gen``/``ssl`` problems and run Betty for ``ssl.steps`` global steps.
+
+        Returns:
+            The trained SSL method and statistics (generator and discriminator step counts,
+            the generator's parameter change, the last losses).
+        """
+        cfg, tl = self.cfg, self.cfg.two_level
+        pool_size, n_gen = cfg.data.pool_size, cfg.gan.n_generated
+        if tl.warm_start:
+            src = self.gan(pool_size)
+            gen, disc = copy.deepcopy(src.generator), copy.deepcopy(src.discriminator)
+        else:
+            torch.manual_seed(cfg.seed)
+            fresh = build_gan(cfg.gan, cfg.data.image_size, self.device)
+            gen, disc = fresh.generator, fresh.discriminator
+        start = [p.detach().clone() for p in gen.parameters()]
+        betas = tuple(cfg.gan.betas)
+        model = build_ssl(method, cfg.ssl, self.device, cfg.seed)
+        gen_cfg, ssl_cfg = betty_configs(tl.hypergradient, tl.unroll_steps, tl.darts_alpha,
+                                         tl.neumann_iterations, tl.neumann_alpha)
+        real_b, gen_b = split_batch(cfg.ssl.batch_size, pool_size, n_gen)
+        views = view_config(cfg.ssl)
+        ssl_problem = SSLProblem(config=ssl_cfg, method=model,
+                                 optimizer=ssl_optimizer(model, cfg.ssl),
+                                 pool=ImagePool(self.pool(pool_size)), real_batch=real_b,
+                                 gen_batch=gen_b, view_cfg=views, total_steps=cfg.ssl.steps,
+                                 seed=cfg.seed)
+        gen_problem = GeneratorProblem(
+            config=gen_cfg, generator=gen,
+            optimizer=torch.optim.Adam(gen.parameters(), lr=cfg.gan.lr, betas=betas),
+            discriminator=disc,
+            d_optimizer=torch.optim.Adam(disc.parameters(), lr=cfg.gan.lr, betas=betas),
+            pool=ImagePool(self.pool(pool_size)),
+            heldout=ImagePool(self.data.heldout.to(self.device)), batch_size=cfg.gan.batch_size,
+            ssl_batch=cfg.ssl.batch_size, view_cfg=views, beta=tl.beta,
+            r1_gamma=cfg.gan.r1_gamma, r1_every=cfg.gan.r1_every,
+            mixing_prob=cfg.gan.mixing_prob, seed=cfg.seed + 1)
+        engine = TwoLevelEngine(gen_problem, ssl_problem, cfg.ssl.steps, self.device,
+                                log_every=max(1, cfg.ssl.steps // 10))
+        engine.run()
+        moved = sum((p.detach() - s).pow(2).sum() for p, s in zip(gen.parameters(), start))
+        self.two_level_generator = gen
+        return model, {"generator_steps": gen_problem.count,
+                       "discriminator_steps": gen_problem.d_steps,
+                       "generator_param_change": float(moved.sqrt()),
+                       "real_per_batch": real_b, "generated_per_batch": gen_b}
+
+    def samples(self, n: int = 8) -> torch.Tensor:
+        """Rows of real, pipeline-GAN and two-level-GAN images (those that exist), in ``[0, 1]``."""
+        rows = [self.data.pool[:n].to(self.device)]
+        if self.cfg.data.pool_size in self._gans:
+            rows.append(generate(self._gans[self.cfg.data.pool_size].generator, n, 123))
+        if self.two_level_generator is not None:
+            rows.append(generate(self.two_level_generator, n, 123))
+        return torch.cat(rows).cpu()
+
+
+def run(cfg: ExperimentConfig, mode: str, method: str, device: torch.device) -> Tuple[Dict, Experiment]:
+    """Run ``mode`` (``pipeline``, ``two-level`` or ``benchmark``) and collect its rows.
+
+    * ``pipeline``: no pretraining, ``method`` on real images, ``method`` + GAN images.
+    * ``two-level``: the Betty run of ``method`` (with its pipeline GAN as warm start).
+    * ``benchmark``: the table (no pretraining; SimCLR and BYOL without and with GAN images;
+      two-level ``method``) and the grid of pool sizes x generated counts for ``method``.
+
+    Returns:
+        ``{"table": [...], "grid": [...]}`` rows and the :class:`Experiment` (for samples).
+    """
+    if mode not in ("pipeline", "two-level", "benchmark"):
+        raise ValueError(f"mode must be pipeline, two-level or benchmark, got {mode!r}")
+    exp = Experiment(cfg, device)
+    pool, n_gen = cfg.data.pool_size, cfg.gan.n_generated
+    table, grid = [], []
+    if mode in ("pipeline", "benchmark"):
+        table.append(exp.random_encoder())
+        methods = ("simclr", "byol") if mode == "benchmark" else (method,)
+        for m in methods:
+            table.append(exp.pipeline(m, pool, 0))
+            table.append(exp.pipeline(m, pool, n_gen))
+    if mode in ("two-level", "benchmark"):
+        table.append(exp.two_level(method))
+    if mode == "benchmark":
+        for p in cfg.grid.pool_sizes:
+            for n in cfg.grid.generated:
+                grid.append(exp.pipeline(method, p, n))
+    return {"table": table, "grid": grid}, exp
+
+
+__all__ = ["Experiment", "SSLData", "build_ssl", "load_data", "pretrain", "run", "split_batch",
+           "view_config"]

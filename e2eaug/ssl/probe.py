@@ -1,0 +1,126 @@
+"""Linear evaluation of a frozen encoder (the protocol of SimCLR, Chen et al., 2020, and BYOL,
+Grill et al., 2020, at small scale).
+
+The encoder is frozen, so features are computed once (:func:`extract_features`). Per seed,
+:func:`linear_probe` draws a stratified ``train_fraction`` split, standardises features with the
+training split's statistics, trains one linear layer with Adam (full epochs of mini-batches)
+and reports accuracy on the rest. The summary is mean and sample standard deviation over seeds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@torch.no_grad()
+def extract_features(encoder: nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Encoder outputs ``(N, D)`` in eval mode (the encoder's mode is restored afterwards)."""
+    was_training = encoder.training
+    encoder.eval()
+    device = next(encoder.parameters()).device
+    try:
+        feats = [encoder(images[i:i + batch_size].to(device)).flatten(1).cpu()
+                 for i in range(0, images.shape[0], batch_size)]
+    finally:
+        encoder.train(was_training)
+    return torch.cat(feats)
+
+
+def stratified_split(labels: torch.Tensor, train_fraction: float,
+                     seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Indices of a per-class ``train_fraction`` / rest split (each class keeps >= 1 test item
+    when it has >= 2 items)."""
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for c in torch.unique(labels).tolist():
+        idx = rng.permutation(torch.nonzero(labels == c).flatten().numpy())
+        k = int(round(train_fraction * len(idx)))
+        k = min(max(k, 1), len(idx) - 1) if len(idx) > 1 else len(idx)
+        train.extend(idx[:k].tolist())
+        test.extend(idx[k:].tolist())
+    return torch.tensor(sorted(train)), torch.tensor(sorted(test))
+
+
+@dataclass
+class ProbeResult:
+    """Test accuracy per seed, their mean and sample std, and the final training loss per seed."""
+
+    accuracies: List[float]
+    final_train_losses: List[float] = field(default_factory=list)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.accuracies))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.accuracies, ddof=1)) if len(self.accuracies) > 1 else 0.0
+
+    def to_dict(self) -> Dict[str, object]:
+        return {"mean": self.mean, "std": self.std, "accuracies": self.accuracies,
+                "final_train_losses": self.final_train_losses}
+
+
+def train_linear(features: torch.Tensor, labels: torch.Tensor, num_classes: int, *, lr: float,
+                 epochs: int, batch_size: int, seed: int) -> Tuple[nn.Linear, float]:
+    """Train ``nn.Linear(D, num_classes)`` with Adam and cross entropy; returns it and the last
+    epoch's mean loss."""
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    layer = nn.Linear(features.shape[1], num_classes)
+    opt = torch.optim.Adam(layer.parameters(), lr=lr)
+    n = features.shape[0]
+    last = float("nan")
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=gen)
+        total = 0.0
+        for i in range(0, n, batch_size):
+            idx = order[i:i + batch_size]
+            loss = F.cross_entropy(layer(features[idx]), labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        last = total / n
+    return layer, last
+
+
+def linear_probe(features: torch.Tensor, labels: torch.Tensor, *, seeds: Sequence[int] = (0, 1, 2, 3, 4),
+                 train_fraction: float = 0.8, lr: float = 1e-4, epochs: int = 500,
+                 batch_size: int = 32) -> ProbeResult:
+    """Linear-probe accuracy over ``seeds`` (one split and one initialisation per seed).
+
+    Args:
+        features: ``(N, D)`` frozen features.
+        labels: ``(N,)`` integer classes.
+        seeds: one run per seed.
+        train_fraction: stratified training share; the rest is the test set.
+        lr, epochs, batch_size: Adam settings of the linear layer.
+    """
+    if features.dim() != 2 or labels.shape != (features.shape[0],):
+        raise ValueError(f"need features (N, D) and labels (N,), got {tuple(features.shape)}, "
+                         f"{tuple(labels.shape)}")
+    features = features.float().cpu()
+    labels = labels.long().cpu()
+    num_classes = int(labels.max()) + 1
+    result = ProbeResult([])
+    for seed in seeds:
+        tr, te = stratified_split(labels, train_fraction, seed)
+        mean, std = features[tr].mean(0), features[tr].std(0) + 1e-6
+        x = (features - mean) / std
+        layer, last = train_linear(x[tr], labels[tr], num_classes, lr=lr, epochs=epochs,
+                                   batch_size=batch_size, seed=seed)
+        with torch.no_grad():
+            acc = (layer(x[te]).argmax(1) == labels[te]).float().mean().item()
+        result.accuracies.append(acc)
+        result.final_train_losses.append(last)
+    return result
+
+
+__all__ = ["ProbeResult", "extract_features", "linear_probe", "stratified_split", "train_linear"]

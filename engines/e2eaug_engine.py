@@ -1,0 +1,205 @@
+"""``E2EAugEngine``: Betty's engine with validation, checkpoints, early stopping and progress."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any, Dict, List, Optional
+
+import torch
+from betty.configs import EngineConfig
+from betty.engine import Engine
+from betty.logging.logger_base import get_logger
+from tqdm.auto import tqdm
+
+from e2eaug.config import EngineSettings
+from e2eaug.evaluation import evaluate_segmenter
+from e2eaug.problems import names
+from e2eaug.rundir import RunDir
+
+_STRATEGY = {"auto": "default", "cpu": "cpu", "cuda": "gpu"}
+
+
+def _strategy(device: str) -> str:
+    if device not in _STRATEGY:
+        raise ValueError(f"engine.device must be one of {sorted(_STRATEGY)}, got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("engine.device is 'cuda' but no CUDA device is available")
+    return _STRATEGY[device]
+
+
+class E2EAugEngine(Engine):
+    """Runs the e2eaug problems for ``settings.train_iters`` global steps.
+
+    Every ``valid_every`` steps (and at the last) it scores the segmenter on the validation
+    split (mean per-image Dice and Jaccard), keeps the best checkpoint by validation Dice,
+    optionally reduces the segmenter's learning rate on plateau and stops early, appends a line
+    to ``metrics.jsonl`` and writes ``last.pt``. :meth:`state_dict` holds every problem's
+    module, optimizer and counters (the discriminator included), the RNG states and the
+    engine's own step and best-so-far, so :meth:`load_state_dict` resumes exactly.
+
+    Args:
+        problems: the Betty problems (names from :mod:`e2eaug.problems.names`).
+        dependencies: Betty's ``{"u2l": ..., "l2u": ...}`` graph.
+        settings: the ``engine`` config section.
+        val_data: validation pairs for model selection.
+        run_dir: where metrics and checkpoints go; ``None`` writes nothing.
+        pretrain_steps: augmenter-only steps run once before the multilevel loop.
+        plateau: ``(patience, factor)`` for ReduceLROnPlateau on the segmenter; patience 0 = off.
+    """
+
+    def __init__(
+        self,
+        problems: List[Any],
+        dependencies: Dict[str, Dict[Any, List[Any]]],
+        *,
+        settings: EngineSettings,
+        val_data: Any,
+        run_dir: Optional[RunDir] = None,
+        pretrain_steps: int = 0,
+        plateau: tuple = (0, 0.5),
+    ) -> None:
+        self.settings = settings
+        self.val_data = val_data
+        self.run_dir = run_dir
+        self.pretrain_steps = pretrain_steps
+        self.best: Dict[str, Any] = {"dice": -math.inf, "step": 0}
+        self.stale = 0
+        self.pretrained = pretrain_steps == 0
+        if settings.valid_every <= 0 or settings.train_iters <= 0:
+            raise ValueError("engine.train_iters and engine.valid_every must be positive")
+        get_logger().setLevel(logging.WARNING)  # Betty's per-step INFO lines would drown the bar
+        config = EngineConfig(
+            train_iters=settings.train_iters,
+            valid_step=settings.valid_every,
+            strategy=_strategy(settings.device),
+        )
+        super().__init__(problems=problems, config=config, dependencies=dependencies)
+        patience, factor = plateau
+        seg = getattr(self, names.SEG)
+        self.plateau = (
+            torch.optim.lr_scheduler.ReduceLROnPlateau(
+                seg.optimizer, mode="max", patience=patience, factor=factor
+            )
+            if patience > 0
+            else None
+        )
+
+    # ------------------------------------------------------------------ loop
+    def run(self) -> Dict[str, Any]:
+        """Train to ``train_iters`` from the current step; returns the best validation record."""
+        if not self.pretrained:
+            self._pretrain_augmenter()
+        self.train()
+        total = self.settings.train_iters
+        bar = tqdm(
+            total=total,
+            initial=self.global_step,
+            desc="e2eaug",
+            disable=not self.settings.progress,
+            dynamic_ncols=True,
+        )
+        start = time.time()
+        while self.global_step < total:
+            self.global_step += 1
+            self.train_step()
+            bar.update(1)
+            bar.set_postfix(self.losses(), refresh=False)
+            if self.global_step % self.settings.valid_every == 0 or self.global_step == total:
+                record = self._validate(time.time() - start)
+                bar.write(
+                    f"step {record['step']}: val dice {record['val_dice']:.4f} "
+                    f"jaccard {record['val_jaccard']:.4f} (best {self.best['dice']:.4f} "
+                    f"at {self.best['step']})"
+                )
+                patience = self.settings.early_stop_patience
+                if patience > 0 and self.stale >= patience:
+                    bar.write(f"early stop: no validation improvement in {patience} validations")
+                    break
+        bar.close()
+        return dict(self.best)
+
+    def _pretrain_augmenter(self) -> None:
+        """Plain GAN steps on the training split before the multilevel loop."""
+        augmenter = getattr(self, names.GAN)
+        augmenter.train()
+        for _ in tqdm(range(self.pretrain_steps), desc="pretrain gan", disable=not self.settings.progress):
+            augmenter.one_step_descent()
+        self.pretrained = True
+
+    def losses(self) -> Dict[str, str]:
+        """Latest real-step loss of every problem, formatted for the progress bar."""
+        out = {p.name: f"{p.last_loss:.3f}" for p in self.problems}
+        disc = getattr(getattr(self, names.GAN), "last_disc_loss", None)
+        if disc is not None:
+            out["disc"] = f"{disc:.3f}"
+        return out
+
+    def validation(self) -> Dict[str, float]:
+        """Dice, Jaccard and loss of the segmenter on the validation split."""
+        seg = getattr(self, names.SEG)
+        return evaluate_segmenter(seg.module, self.val_data, seg.device)
+
+    def _validate(self, elapsed: float) -> Dict[str, Any]:
+        self.eval()
+        stats = self.validation()
+        self.train()
+        improved = stats["dice"] > self.best["dice"]
+        if improved:
+            self.best = {"dice": stats["dice"], "jaccard": stats["jaccard"], "step": self.global_step}
+            self.stale = 0
+        else:
+            self.stale += 1
+        if self.plateau is not None:
+            self.plateau.step(stats["dice"])
+        record = {
+            "step": self.global_step,
+            "val_dice": stats["dice"],
+            "val_jaccard": stats["jaccard"],
+            "val_loss": stats["loss"],
+            "train_loss": {p.name: p.last_loss for p in self.problems},
+            "seg_lr": getattr(self, names.SEG).optimizer.param_groups[0]["lr"],
+            "elapsed_s": round(elapsed, 2),
+        }
+        if self.run_dir is not None:
+            self.run_dir.append_metrics(record)
+            state = self.state_dict()
+            if improved:
+                self.run_dir.save_checkpoint(state, "best")
+            self.run_dir.save_checkpoint(state, "last")
+        return record
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> Dict[str, Any]:
+        """Everything needed to resume: problems, counters, best-so-far and RNG states."""
+        state = {
+            "global_step": self.global_step,
+            "problems": {p.name: p.state_dict() for p in self.problems},
+            "best": dict(self.best),
+            "stale": self.stale,
+            "pretrained": self.pretrained,
+            "rng_cpu": torch.get_rng_state(),
+        }
+        if torch.cuda.is_available():
+            state["rng_cuda"] = torch.cuda.get_rng_state_all()
+        if self.plateau is not None:
+            state["plateau"] = self.plateau.state_dict()
+        return state
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict`; problem names must match."""
+        saved, ours = set(state["problems"]), {p.name for p in self.problems}
+        if saved != ours:
+            raise ValueError(f"checkpoint has problems {sorted(saved)}, this run has {sorted(ours)}")
+        for problem in self.problems:
+            problem.load_state_dict(state["problems"][problem.name])
+        self.global_step = int(state["global_step"])
+        self.best = dict(state["best"])
+        self.stale = int(state["stale"])
+        self.pretrained = bool(state["pretrained"])
+        torch.set_rng_state(state["rng_cpu"])
+        if "rng_cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        if self.plateau is not None and "plateau" in state:
+            self.plateau.load_state_dict(state["plateau"])
