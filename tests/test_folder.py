@@ -49,7 +49,8 @@ def test_generic_layout_resizes_and_binarises(tmp_path):
     assert data.images.shape == (4, 3, 16, 24) and data.masks.shape == (4, 1, 16, 24)
     assert set(data.masks.unique().tolist()) == {0.0, 1.0}
     assert data.names == [f"case{i}" for i in range(4)]
-    assert load_folder(root, size=16, channels=1).channels == 1
+    with pytest.warns(UserWarning, match="binarised"):
+        assert load_folder(root, size=16, channels=1).channels == 1
 
 
 def test_layout_presets(tmp_path):
