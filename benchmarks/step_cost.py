@@ -1,13 +1,14 @@
 """Wall time and peak memory of one global step: e2eaug (darts, neumann) against baselines.
 
-    python -m benchmarks.step_cost [--size 64] [--repeats 10] [--warmup 2] [--device auto]
+    python -m benchmarks.step_cost [--size 64] [--repeats 10] [--warmup 2] [--device auto] [--threads 1]
 
 Each configuration runs in a fresh subprocess so its peak memory is its own: peak RSS growth
 over the process after building (CPU) or ``torch.cuda.max_memory_allocated`` (CUDA). Times are
 medians of ``--repeats`` steps after ``--warmup`` steps. Configurations:
 
-- ``e2eaug-darts`` / ``e2eaug-neumann``: one global step of the three-level engine
-  (gan step + discriminator step, seg step, arch step with hypergradients).
+- ``e2eaug-darts`` / ``e2eaug-darts_shared`` / ``e2eaug-neumann``: one global step of the
+  three-level engine (gan step + discriminator step, seg step, arch step with hypergradients);
+  ``darts_shared`` is e2eaug's darts that evaluates the seg hop once for both paths.
 - ``seg-only``: one plain segmentation step on real pairs (no generator).
 - ``separate``: one GAN step (+ discriminator) and one segmentation step on real + generated
   pairs, no hypergradient: the separately trained GAN pipeline.
@@ -26,10 +27,12 @@ from typing import Callable, Dict, List
 
 import torch
 
-CASES = ("e2eaug-darts", "e2eaug-neumann", "seg-only", "separate")
+CASES = ("e2eaug-darts", "e2eaug-darts_shared", "e2eaug-neumann", "seg-only", "separate")
 
 
 def _overrides(size: int, device: str, method: str) -> List[str]:
+    """The default preset at ``size`` px with ``method`` at both levels (``darts_shared``: at
+    the seg level, with ``darts`` at the gan level, where only one path passes)."""
     return [
         f"data.image_size={size}",
         "data.n_train=16",
@@ -37,7 +40,7 @@ def _overrides(size: int, device: str, method: str) -> List[str]:
         "data.n_test=4",
         "data.shifted_domains=[]",
         "augmenter.pretrain_steps=0",
-        f"augmenter.hypergrad.type={method}",
+        f"augmenter.hypergrad.type={'darts' if method == 'darts_shared' else method}",
         f"seg.hypergrad.type={method}",
         f"engine.device={device}",
         "engine.progress=false",
@@ -48,14 +51,15 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _measure(case: str, size: int, device: str, repeats: int, warmup: int, queue) -> None:
+def _measure(case: str, size: int, device: str, repeats: int, warmup: int, threads: int, queue) -> None:
     """Build the case, time its step, report through ``queue`` (runs in a subprocess)."""
+    torch.set_num_threads(threads)
     from e2eaug.config import load_config
     from e2eaug.data import build_data
     from e2eaug.engines import build_engine
     from e2eaug.problems import names
 
-    method = "neumann" if case == "e2eaug-neumann" else "darts"
+    method = case.split("-", 1)[1] if case.startswith("e2eaug-") else "darts"
     cfg = load_config("skin_synthetic", _overrides(size, device, method))
     engine = build_engine(cfg, build_data(cfg.data))
     gan, seg = getattr(engine, names.GAN), getattr(engine, names.SEG)
@@ -74,13 +78,13 @@ def _measure(case: str, size: int, device: str, repeats: int, warmup: int, queue
         seg.one_step_descent()
 
     step: Callable[[], None] = {"seg-only": seg_only, "separate": separate}.get(case, e2eaug_step)
+    base_rss = _rss_mib()  # after building: the growth is what steps allocate (peak RSS)
     for _ in range(warmup):
         step()
     cuda = engine.device != "cpu" and torch.cuda.is_available()
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    base_rss = _rss_mib()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -93,11 +97,11 @@ def _measure(case: str, size: int, device: str, repeats: int, warmup: int, queue
                "device": str(engine.device), "memory": "cuda max allocated" if cuda else "RSS growth"})
 
 
-def run_case(case: str, size: int, device: str, repeats: int, warmup: int) -> Dict:
+def run_case(case: str, size: int, device: str, repeats: int, warmup: int, threads: int) -> Dict:
     """Measure one case in a fresh ``spawn`` subprocess."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_measure, args=(case, size, device, repeats, warmup, queue))
+    proc = ctx.Process(target=_measure, args=(case, size, device, repeats, warmup, threads, queue))
     proc.start()
     result = queue.get()
     proc.join()
@@ -111,13 +115,14 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
     devices = [args.device] if args.device != "auto" else (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     rows = []
     for device in devices:
         for case in CASES:
-            row = run_case(case, args.size, device, args.repeats, args.warmup)
+            row = run_case(case, args.size, device, args.repeats, args.warmup, args.threads)
             rows.append(row)
             print(f"measured {case} on {device}: {row['median_s']:.3f} s", file=sys.stderr)
     print(f"\nstep cost at {args.size} px (median of {args.repeats} steps after {args.warmup} warm-up)\n")

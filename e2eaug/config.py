@@ -273,12 +273,17 @@ class ArchConfig:
 
 @dataclass
 class EngineSettings:
-    """The training loop: length, validation cadence, early stopping, device."""
+    """The training loop: length, validation cadence, early stopping, device.
+
+    ``num_threads`` sets torch's CPU threads (0 keeps torch's default). Small models on a
+    shared or small CPU run faster on one thread than on oversubscribed cores.
+    """
 
     train_iters: int = 600
     valid_every: int = 100
     early_stop_patience: int = 0
     device: str = "auto"
+    num_threads: int = 0
     progress: bool = True
 
 

@@ -13,7 +13,7 @@ best-response Jacobian d curr* / d prev with it, or accumulates that product int
 
 from __future__ import annotations
 
-from typing import Callable, List, Sequence
+from typing import Callable, Dict, List, Sequence
 
 import torch
 from betty.hypergradient import jvp_fn_mapping
@@ -113,7 +113,92 @@ def _zeros_for_none(grads, params) -> Tensors:
     return [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params)]
 
 
-METHODS = {"cg_fixed": cg_fixed}
+def _path_hops(curr) -> tuple:
+    """The problems owning paths through ``curr``, and those right after ``curr`` on them."""
+    seen, stack, owners = set(), list(curr.parents), []
+    while stack:
+        problem = stack.pop()
+        if id(problem) not in seen:
+            seen.add(id(problem))
+            owners.append(problem)
+            stack.extend(problem.parents)
+    targets = []
+    for owner in owners:
+        for path in owner.paths:
+            for i in range(1, len(path) - 1):
+                if path[i] is curr and all(t is not path[i + 1] for t in targets):
+                    targets.append(path[i + 1])
+    return owners, targets
+
+
+def _state(curr, owners) -> tuple:
+    """Identifies one backward pass of the path owners at ``curr``'s current weights and batch.
+
+    The owners' step counters change between their backward passes; ``curr``'s version
+    counters change whenever its weights do. (Later hops of a path perturb and restore the
+    weights below ``curr``; that round trip is not a change.)
+    """
+    versions = tuple(p._version for p in curr.meta_trainable_parameters())
+    return (id(curr.cur_batch), versions, tuple(o.count for o in owners))
+
+
+_SHARED: Dict[int, dict] = {}
+
+
+def darts_shared(vector: Sequence[torch.Tensor], curr, prev, sync: bool):
+    """Betty's ``darts`` finite difference, evaluated once for all paths through ``curr``.
+
+    When several hypergradient paths pass through ``curr`` with the same incoming vector (in
+    e2eaug: arch -> seg -> arch and arch -> seg -> gan -> arch both start with
+    ``v = dL_val/dW``), plain ``darts`` re-evaluates ``curr``'s loss at ``w + eps v`` and
+    ``w - eps v`` for each path. This method differentiates those two losses once w.r.t. the
+    parameters of every problem that follows ``curr`` on some path, keeps the other paths'
+    results, and hands them out when Betty asks with the same vector, parameters and batch
+    (checked exactly; otherwise it recomputes). The values equal ``darts``'s; the cost of the
+    seg hop halves.
+    """
+    owners, targets = _path_hops(curr)
+    cached = _SHARED.get(id(curr))
+    if (
+        cached is not None
+        and id(prev) in cached["grads"]
+        and cached["state"] == _state(curr, owners)
+        and all(torch.equal(a, b) for a, b in zip(cached["vector"], vector))
+    ):
+        implicit = cached["grads"].pop(id(prev))
+    else:
+        params = [list(t.trainable_parameters()) for t in targets]
+        flat = [p for group in params for p in group]
+        eps = curr.config.darts_alpha / (torch.sqrt(_dot(vector, vector)).item() + 1e-15)
+        saved = [p.data.clone() for p in curr.meta_trainable_parameters()]
+        for p, v in zip(curr.meta_trainable_parameters(), vector):
+            p.data.add_(v.data, alpha=eps)
+        loss_p = curr.training_step_exec(curr.cur_batch)
+        grad_p = _zeros_for_none(torch.autograd.grad(loss_p, flat, allow_unused=True), flat)
+        for p, v in zip(curr.meta_trainable_parameters(), vector):
+            p.data.sub_(v.data, alpha=2 * eps)
+        loss_n = curr.training_step_exec(curr.cur_batch)
+        grad_n = _zeros_for_none(torch.autograd.grad(loss_n, flat, allow_unused=True), flat)
+        for p, saved_p in zip(curr.meta_trainable_parameters(), saved):
+            p.data.copy_(saved_p)  # exact restore: the next path's vector then matches bitwise
+        diffs = [(n - p) / (2 * eps) for n, p in zip(grad_n, grad_p)]
+        grads, start = {}, 0
+        for target, group in zip(targets, params):
+            grads[id(target)] = diffs[start : start + len(group)]
+            start += len(group)
+        implicit = grads.pop(id(prev))
+        _SHARED[id(curr)] = {
+            "grads": grads,
+            "state": _state(curr, owners),
+            "vector": [v.detach().clone() for v in vector],
+        }
+    if sync:
+        prev.set_grads(prev.trainable_parameters(), implicit)
+        return None
+    return implicit
+
+
+METHODS = {"cg_fixed": cg_fixed, "darts_shared": darts_shared}
 """The methods this module registers, by the name a ``Config(type=...)`` selects them with."""
 
 for _name, _fn in METHODS.items():

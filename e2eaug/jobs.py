@@ -20,6 +20,8 @@ from e2eaug.utils import atomic_write, atomic_write_text
 def _engine(cfg: RunConfig, run: Optional[RunDir] = None):
     from e2eaug.engines import build_engine
 
+    if cfg.engine.num_threads > 0:
+        torch.set_num_threads(cfg.engine.num_threads)
     data = build_data(cfg.data)
     return build_engine(cfg, data, run), data
 

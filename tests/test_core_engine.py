@@ -177,3 +177,27 @@ def test_resume_gives_the_same_next_steps_as_an_uninterrupted_run(tmp_path):
         assert a.count == b.count and a.draws == b.draws
     assert getattr(straight, names.GAN).disc_steps == getattr(resumed, names.GAN).disc_steps == 4
     assert straight.best == resumed.best
+
+
+def test_darts_shared_equals_darts_with_half_the_seg_evaluations():
+    grads, calls = {}, {}
+    for method in ("darts", "darts_shared"):
+        engine, _ = _engine(SMOOTH + [f"seg.hypergrad.type={method}"])
+        arch, seg = getattr(engine, names.ARCH), getattr(engine, names.SEG)
+        seen = []
+        arch.grad_callback = lambda: seen.append(arch.module.alpha.grad.detach().clone())
+        counter = {"n": 0}
+        original = seg.training_step
+
+        def counted(batch, original=original, counter=counter):
+            counter["n"] += 1
+            return original(batch)
+
+        seg.training_step = counted
+        for _ in range(2):
+            engine.global_step += 1
+            engine.train_step()
+        grads[method], calls[method] = torch.stack(seen), counter["n"]
+    assert torch.allclose(grads["darts"], grads["darts_shared"], rtol=1e-4, atol=1e-6)
+    # per global step: 1 real step + 4 (darts) or 2 (darts_shared) finite-difference re-runs
+    assert calls == {"darts": 2 * 5, "darts_shared": 2 * 3}

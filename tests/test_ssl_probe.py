@@ -21,8 +21,10 @@ def test_probe_separates_a_separable_toy_set():
     centers = 2 * torch.randn(3, 64, generator=g)
     labels = torch.arange(3).repeat_interleave(40)
     feats = centers[labels] + torch.randn(120, 64, generator=g)
-    result = linear_probe(feats, labels, seeds=[0, 1, 2], lr=1e-4, epochs=300)
+    result = linear_probe(feats, labels, seeds=[0, 1, 2], lr=1e-4, epochs=300,
+                          report_epochs=[100, 999])
     assert len(result.accuracies) == 3
+    assert list(result.curve) == [100] and 0 <= result.curve[100] <= 1
     assert result.mean >= 0.9
     assert result.std >= 0
 

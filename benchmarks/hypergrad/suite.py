@@ -14,10 +14,12 @@ from betty.logging.logger_base import get_logger
 
 from benchmarks.hypergrad import measure, methods
 from benchmarks.hypergrad.case import Case, Reference, Wiring
+from benchmarks.hypergrad.e2eaug_case import E2EAugCase, E2EAugSmoothCase, sweep_methods
 from benchmarks.hypergrad.methods import Method
 from benchmarks.hypergrad.problems import ChainCase, RidgeCase
 
-CASES: Dict[str, Type[Case]] = {"ridge": RidgeCase, "chain": ChainCase}
+CASES: Dict[str, Type[Case]] = {"ridge": RidgeCase, "chain": ChainCase, "e2eaug": E2EAugCase,
+                                "e2eaug_smooth": E2EAugSmoothCase}
 """Case families by name; each class is constructed as ``cls(size, seed=seed)``."""
 
 EXACT, IDENTITY = "exact", "identity"
@@ -30,7 +32,8 @@ class Profile:
 
     Attributes:
         name: profile name (recorded in the outputs).
-        sweep: ``(case family, size)`` instances on which every knob setting runs.
+        sweep: ``(case family, size)`` instances on which every knob setting runs, or
+            ``(case family, size, settings)`` to run ``settings`` instead.
         scaling: ``(case family, sizes)`` on which one setting per method runs.
         sweep_methods: the knob settings of the sweep.
         scaling_methods: the settings of the scaling study.
@@ -39,7 +42,7 @@ class Profile:
     """
 
     name: str
-    sweep: Tuple[Tuple[str, int], ...]
+    sweep: Tuple[tuple, ...]
     scaling: Tuple[Tuple[str, Tuple[int, ...]], ...]
     sweep_methods: Tuple[Method, ...]
     scaling_methods: Tuple[Method, ...]
@@ -50,11 +53,14 @@ class Profile:
 PROFILES = {
     "smoke": Profile("smoke", (("ridge", 8), ("chain", 4)), (("ridge", (8, 16)),),
                      methods.smoke(), methods.smoke(), repeats=1, warmup=0),
-    "quick": Profile("quick", (("ridge", 1000), ("ridge", 10000), ("chain", 100), ("chain", 1000)),
+    "quick": Profile("quick", (("ridge", 1000), ("ridge", 10000), ("chain", 100), ("chain", 1000),
+                               ("e2eaug", 1, sweep_methods()), ("e2eaug_smooth", 1, sweep_methods())),
                      (("ridge", (10, 100, 1000, 10000)), ("chain", (10, 100, 1000))),
                      methods.knob_sweep(), methods.representatives(), repeats=11, warmup=3),
     "full": Profile("full", tuple(("ridge", d) for d in (10, 100, 1000, 10000))
-                    + tuple(("chain", m) for m in (10, 100, 1000)),
+                    + tuple(("chain", m) for m in (10, 100, 1000))
+                    + tuple((family, width, sweep_methods())
+                            for family in ("e2eaug", "e2eaug_smooth") for width in (1, 2)),
                     (("ridge", (10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000)),
                      ("chain", (10, 30, 100, 300, 1000, 2000))),
                     methods.knob_sweep(), methods.representatives(), repeats=20, warmup=3),
@@ -69,7 +75,8 @@ def run(profile: Profile, seed: int, device: str,
     its seed.
     """
     get_logger().setLevel(logging.WARNING)  # Betty logs every Engine build at INFO level
-    studies = [("sweep", family, size, profile.sweep_methods) for family, size in profile.sweep]
+    studies = [("sweep", family, size, settings[0] if settings else profile.sweep_methods)
+               for family, size, *settings in profile.sweep]
     studies += [("scaling", family, size, profile.scaling_methods)
                 for family, sizes in profile.scaling for size in sizes]
     rows = []
@@ -87,6 +94,10 @@ def measure_case(case: Case, settings: Tuple[Method, ...], device: str, repeats:
                  warmup: int) -> List[dict]:
     """Accuracy and cost of the exact reference, its identity form and each method on ``case``.
 
+    A case with a true ``costly_reference`` attribute (the dense e2eaug reference takes
+    seconds) has its reference timed once, by ``case.exact(wiring, cached=False)``, instead of
+    over ``repeats`` calls; its ``exact`` may cache references by state across wirings.
+
     Returns:
         Rows with keys ``case, size, n_lower, method, knobs, series, cosine, rel_error,
         fd_error`` (darts' error against the identity form), ``time_ms, time_x_floor,
@@ -96,7 +107,12 @@ def measure_case(case: Case, settings: Tuple[Method, ...], device: str, repeats:
     floor_s, floor_b = _cost(lambda: measure.plain_gradients(wiring.lowers), lambda: None,
                              device, repeats, warmup)
     reference = case.exact(wiring)
-    exact_s, exact_b = _cost(lambda: case.exact(wiring), lambda: None, device, repeats, warmup)
+    if getattr(case, "costly_reference", False):  # e.g. dense Hessians: time one uncached call
+        exact_s, exact_b = _cost(lambda: case.exact(wiring, cached=False), lambda: None, device,
+                                 1, 0)
+    else:
+        exact_s, exact_b = _cost(lambda: case.exact(wiring), lambda: None, device, repeats,
+                                 warmup)
     n_lower = sum(p.numel() for p in wiring.lower_parameters())
     base = dict(case=case.name, size=case.size, n_lower=n_lower, floor_ms=1e3 * floor_s,
                 floor_kib=floor_b / 1024)

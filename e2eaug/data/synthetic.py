@@ -37,8 +37,8 @@ class Shift:
 
 _SHIFTS: Dict[str, Shift] = {
     "id": Shift(),
-    "ood": Shift(tone=True, contrast=-0.35, blur=1.0, noise=0.05, shape=True),
-    "ood_tone": Shift(tone=True, contrast=-0.35),
+    "ood": Shift(tone=True, contrast=-0.2, blur=0.7, noise=0.03, shape=True),
+    "ood_tone": Shift(tone=True, contrast=-0.2),
     "ood_blur": Shift(blur=1.5),
     "ood_noise": Shift(noise=0.08),
     "ood_shape": Shift(shape=True),

@@ -73,13 +73,17 @@ class SSLTrainConfig:
 
 @dataclass
 class ProbeConfig:
-    """Linear probe on frozen features: Adam, ``train_fraction`` split, one run per seed."""
+    """Linear probe on frozen features: Adam, ``train_fraction`` split, one run per seed.
+
+    ``report_epochs`` also records the test accuracy at those epochs (a convergence check).
+    """
 
     seeds: List[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
     train_fraction: float = 0.8
     lr: float = 1e-4
-    epochs: int = 500
+    epochs: int = 2000
     batch_size: int = 32
+    report_epochs: List[int] = field(default_factory=lambda: [250, 500, 1000])
 
 
 @dataclass
@@ -128,7 +132,7 @@ PROFILES: Dict[str, Dict[str, Any]] = {
         "gan": {"z_dim": 16, "w_dim": 16, "mapping_layers": 8, "max_channels": 16,
                 "steps": 3, "batch_size": 8, "n_generated": 16},
         "ssl": {"steps": 2, "batch_size": 8, "hidden_dim": 32, "proj_dim": 16},
-        "probe": {"seeds": [0, 1], "epochs": 5},
+        "probe": {"seeds": [0, 1], "epochs": 5, "report_epochs": [2]},
         "grid": {"pool_sizes": [16, 32], "generated": [0, 16]},
     },
     "quick": {
@@ -142,7 +146,6 @@ PROFILES: Dict[str, Dict[str, Any]] = {
         "data": {"image_size": 64, "pool_size": 4500, "heldout_size": 500},
         "gan": {"max_channels": 128, "channel_base": 4096, "steps": 20000, "n_generated": 5000},
         "ssl": {"steps": 5000, "batch_size": 128},
-        "probe": {"epochs": 1000},
         "grid": {"pool_sizes": [500, 1000, 4500], "generated": [0, 1000, 5000, 20000]},
     },
     "paper": {
@@ -151,7 +154,6 @@ PROFILES: Dict[str, Dict[str, Any]] = {
                 "steps": 100000, "n_generated": 20000},
         "ssl": {"steps": 20000, "batch_size": 256, "hidden_dim": 2048, "proj_dim": 256,
                 "byol_tau": 0.996, "jitter_strength": 1.0, "crop_scale": [0.08, 1.0]},
-        "probe": {"epochs": 1000},
         "grid": {"pool_sizes": [500, 1000, 4500], "generated": [0, 1000, 5000, 20000]},
     },
 }

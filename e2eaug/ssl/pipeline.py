@@ -154,6 +154,7 @@ class Experiment:
               f"{tuple(self.data.heldout.shape)}, probe {tuple(self.data.probe.images.shape)} "
               f"classes {self.data.probe.classes} ({time.time() - t0:.1f}s)", flush=True)
         self._gans: Dict[int, GAN] = {}
+        self.gan_logs: Dict[int, List[Dict[str, float]]] = {}
         self._generated: Dict[Tuple[int, int], torch.Tensor] = {}
         self._rows: Dict[Tuple, Dict] = {}
         self.two_level_generator: Optional[StyleGenerator] = None
@@ -169,10 +170,11 @@ class Experiment:
         if pool_size not in self._gans:
             print(f"[gan] training on {pool_size} real images", flush=True)
             t0 = time.time()
-            gan, _ = train_gan(ImagePool(self.pool(pool_size)), self.cfg.gan, self.device,
-                               self.cfg.seed, log_every=max(1, self.cfg.gan.steps // 5))
+            gan, log = train_gan(ImagePool(self.pool(pool_size)), self.cfg.gan, self.device,
+                                 self.cfg.seed, log_every=max(1, self.cfg.gan.steps // 5))
             print(f"[gan] done in {time.time() - t0:.0f}s", flush=True)
             self._gans[pool_size] = gan
+            self.gan_logs[pool_size] = log
         return self._gans[pool_size]
 
     def generated(self, pool_size: int, n: int) -> torch.Tensor:
@@ -188,7 +190,7 @@ class Experiment:
         feats = extract_features(backbone, self.data.probe.images)
         return linear_probe(feats, self.data.probe.labels, seeds=p.seeds,
                             train_fraction=p.train_fraction, lr=p.lr, epochs=p.epochs,
-                            batch_size=p.batch_size)
+                            batch_size=p.batch_size, report_epochs=p.report_epochs)
 
     def _row(self, key: Tuple, name: str, method: str, pool: int, generated: int, fn) -> Dict:
         if key not in self._rows:
@@ -304,7 +306,8 @@ def run(cfg: ExperimentConfig, mode: str, method: str, device: torch.device) -> 
       two-level ``method``) and the grid of pool sizes x generated counts for ``method``.
 
     Returns:
-        ``{"table": [...], "grid": [...]}`` rows and the :class:`Experiment` (for samples).
+        ``{"table": [...], "grid": [...], "gan_logs": {pool size: losses}}`` and the
+        :class:`Experiment` (for samples).
     """
     if mode not in ("pipeline", "two-level", "benchmark"):
         raise ValueError(f"mode must be pipeline, two-level or benchmark, got {mode!r}")
@@ -323,7 +326,7 @@ def run(cfg: ExperimentConfig, mode: str, method: str, device: torch.device) -> 
         for p in cfg.grid.pool_sizes:
             for n in cfg.grid.generated:
                 grid.append(exp.pipeline(method, p, n))
-    return {"table": table, "grid": grid}, exp
+    return {"table": table, "grid": grid, "gan_logs": exp.gan_logs}, exp
 
 
 __all__ = ["Experiment", "SSLData", "build_ssl", "load_data", "pretrain", "run", "split_batch",

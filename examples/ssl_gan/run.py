@@ -87,12 +87,18 @@ def fmt_acc(row: Dict) -> str:
 
 def results_markdown(results: Dict, header: str) -> str:
     """The table and the grid as Markdown."""
+    notes: List[str] = []
     lines = [header, "", "| pretraining | real pool | generated | probe accuracy (mean ± std) "
              "| per seed | time (s) |", "|---|---|---|---|---|---|"]
     for r in results["table"]:
         seeds = ", ".join(f"{a:.3f}" for a in r["probe"]["accuracies"])
         lines.append(f"| {r['name']} | {r['pool']} | {r['generated']} | {fmt_acc(r)} | {seeds} "
                      f"| {r['seconds']:.0f} |")
+        if "generator_steps" in r:
+            notes.append(f"{r['name']}: {r['generator_steps']} generator steps, "
+                         f"{r['discriminator_steps']} discriminator steps, generator parameter "
+                         f"change (L2) {r['generator_param_change']:.3f}; per SSL batch "
+                         f"{r['real_per_batch']} real + {r['generated_per_batch']} generated.")
     if results["grid"]:
         pools = sorted({r["pool"] for r in results["grid"]})
         gens = sorted({r["generated"] for r in results["grid"]})
@@ -104,6 +110,21 @@ def results_markdown(results: Dict, header: str) -> str:
                   "|---|" + "---|" * len(gens)]
         for p in pools:
             lines.append(f"| {p} | " + " | ".join(cell.get((p, g), "") for g in gens) + " |")
+    rows = results["table"] + [r for r in results["grid"] if r not in results["table"]]
+    epochs = sorted({int(e) for r in rows for e in r["probe"]["mean_accuracy_by_epoch"]})
+    if epochs:
+        lines += ["", "Probe convergence (mean test accuracy after E epochs; last column = final; "
+                  "final training loss, mean over seeds)", "",
+                  "| row | real pool | generated | " + " | ".join(f"E={e}" for e in epochs)
+                  + " | final | train loss |", "|---|---|---|" + "---|" * (len(epochs) + 2)]
+        for r in rows:
+            curve = {int(e): a for e, a in r["probe"]["mean_accuracy_by_epoch"].items()}
+            losses = r["probe"]["final_train_losses"]
+            lines.append(f"| {r['name']} | {r['pool']} | {r['generated']} | "
+                         + " | ".join(f"{curve.get(e, float('nan')):.3f}" for e in epochs)
+                         + f" | {r['probe']['mean']:.3f} | {sum(losses) / len(losses):.3f} |")
+    if notes:
+        lines += [""] + notes
     return "\n".join(lines) + "\n"
 
 
@@ -133,7 +154,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
               f"{args.data} data, {cfg.data.image_size} px\n\nLinear probe: frozen encoder, "
               f"one linear layer, Adam lr {cfg.probe.lr:g}, {cfg.probe.epochs} epochs, "
               f"{cfg.probe.train_fraction:.0%} train / rest test, seeds {cfg.probe.seeds}. "
-              f"Wall time {wall / 60:.1f} min.\n\nCommand: `{command}`")
+              f"SSL: {cfg.ssl.steps} steps of {cfg.ssl.batch_size} images; GAN: "
+              f"{cfg.gan.steps} steps. Wall time {wall / 60:.1f} min; a row's time includes "
+              f"training the GAN when that row first needs it.\n\nCommand: `{command}`")
     atomic_write_text(out / "results.md", results_markdown(results, header))
     samples = exp.samples()
     atomic_write(out / "samples.png",
