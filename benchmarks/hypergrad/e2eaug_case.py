@@ -3,9 +3,9 @@
 :class:`E2EAugCase` builds the real three problems through :func:`e2eaug.engines.build_engine`
 from the default preset shrunk to 16 px and 8 training pairs: ``arch`` (alpha, top), ``seg``
 (the segmenter W) and ``gan`` (the generator G, leaf), wired ``u2l = {arch: [gan, seg]}``,
-``l2u = {gan: [seg], seg: [arch]}``. It runs :data:`PRE_STEPS` real global steps (with the
-preset's own ``darts``, whatever method is measured, so every method sees the same weights and
-batches), then sets the measured method's Betty ``Config`` fields on ``seg`` and ``gan``.
+``l2u = {gan: [seg], seg: [arch]}``. It runs :data:`PRE_STEPS` real global steps (with ``darts``
+at ``darts_alpha = 0.01``, whatever method is measured, so every method sees the same weights
+and batches), then sets the measured method's Betty ``Config`` fields on ``seg`` and ``gan``.
 
 Reference. The lower problems are neural nets after a few steps, not at an optimum, so there is
 no closed form and no best response to differentiate. The reference is the implicit-function-
@@ -127,6 +127,8 @@ class E2EAugCase(Case):
             f"norm: instance{act}}}",
             f"augmenter.reconstruction={'smooth_l1' if self.smooth else 'l1'}",
             "augmenter.batch_size=4", "augmenter.pretrain_steps=0",
+            *(f"{section}.hypergrad.{key}" for section in ("augmenter", "seg")
+              for key in ("type=darts", "darts_alpha=0.01")),
             f"seg.segmenter.kwargs={{depth: 2, base_width: {width}, norm: group{act}{pool}}}",
             "seg.batch_size=4", "arch.batch_size=4",
             f"engine.train_iters={max(self.pre_steps, 1)}", "engine.valid_every=1",
