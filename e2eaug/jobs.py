@@ -40,8 +40,7 @@ def train(cfg: RunConfig, run: Optional[RunDir] = None, resume: bool = False) ->
         engine.load_state_dict(run.load_checkpoint("last", map_location=engine.device))
         run.truncate_metrics(engine.global_step)
         print(f"resuming {run.path} from step {engine.global_step}")
-    best = engine.run()
-    run.save_checkpoint(engine.state_dict(), "last")
+    best = engine.run()  # the engine saved last.pt (and best.pt) at its final validation
     write_figures(run, engine)
     return run, best
 
