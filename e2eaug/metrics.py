@@ -6,29 +6,70 @@ correct "nothing here"); when exactly one is empty it scores 0.0.
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Dict, Tuple
 
 import torch
+
+
+def binarize(x: torch.Tensor, threshold: float = 0.5, from_logits: bool = True) -> torch.Tensor:
+    """Hard 0/1 float mask from logits (``sigmoid(x) > threshold``) or probabilities (``x > threshold``)."""
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must lie in (0, 1), got {threshold}")
+    if from_logits:
+        return (x > torch.logit(torch.tensor(threshold, dtype=torch.float64)).item()).float()
+    return (x > threshold).float()
 
 
 def _flat_pair(pred: torch.Tensor, target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     if pred.shape != target.shape:
         raise ValueError(f"prediction {list(pred.shape)} and mask {list(target.shape)} differ in shape")
-    if pred.dim() < 3:
+    if pred.dim() not in (3, 4) or (pred.dim() == 4 and pred.shape[1] != 1):
         raise ValueError(f"expected [N,H,W] or [N,1,H,W] tensors, got {list(pred.shape)}")
     return (pred > 0.5).flatten(1).float(), (target > 0.5).flatten(1).float()
 
 
-def dice_per_image(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Dice ``2|P&T| / (|P|+|T|)`` per image of binary ``pred``/``target`` ``[N,(1,)H,W]`` -> ``[N]``."""
+def dice_per_image(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Dice ``2|P&T| / (|P|+|T|)`` per image.
+
+    Args:
+        pred: binary prediction ``[N,1,H,W]`` or ``[N,H,W]`` (values > 0.5 count as foreground).
+        target: binary mask of the same shape.
+        eps: sums at or below ``eps`` count as empty (see the module's empty-mask convention).
+
+    Returns:
+        ``[N]`` float scores in [0, 1].
+    """
     p, t = _flat_pair(pred, target)
     inter, total = (p * t).sum(1), p.sum(1) + t.sum(1)
-    return torch.where(total > 0, 2 * inter / total.clamp_min(1), torch.ones_like(total))
+    return torch.where(total > eps, 2 * inter / total.clamp_min(eps), torch.ones_like(total))
 
 
-def jaccard_per_image(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Jaccard ``|P&T| / |P|T|`` per image of binary ``pred``/``target`` -> ``[N]``."""
+def jaccard_per_image(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Jaccard (IoU) ``|P&T| / |P|T|`` per image; arguments and return as :func:`dice_per_image`."""
     p, t = _flat_pair(pred, target)
     inter = (p * t).sum(1)
     union = p.sum(1) + t.sum(1) - inter
-    return torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union))
+    return torch.where(union > eps, inter / union.clamp_min(eps), torch.ones_like(union))
+
+
+def segmentation_scores(
+    outputs: torch.Tensor, target: torch.Tensor, threshold: float = 0.5, from_logits: bool = True
+) -> Dict[str, float]:
+    """Mean per-image Dice and Jaccard of a segmenter's outputs.
+
+    Args:
+        outputs: logits (``from_logits=True``) or probabilities, ``[N,1,H,W]`` or ``[N,H,W]``.
+        target: binary masks of the same shape.
+        threshold: probability above which a pixel is foreground (see :func:`binarize`).
+        from_logits: whether ``outputs`` are logits.
+
+    Returns:
+        ``{"dice": mean, "jaccard": mean}`` over the N images.
+    """
+    if len(outputs) == 0:
+        raise ValueError("cannot score an empty batch")
+    pred = binarize(outputs, threshold, from_logits)
+    return {
+        "dice": dice_per_image(pred, target).mean().item(),
+        "jaccard": jaccard_per_image(pred, target).mean().item(),
+    }

@@ -1,9 +1,19 @@
-"""Joint and mask-only augmentations: alignment, binariness, determinism."""
+"""Joint and mask-only augmentations: alignment, binariness, determinism, geometry."""
+
+import math
 
 import pytest
 import torch
 
-from e2eaug.data import JOINT_AUGMENTATIONS, MaskAugmenter, build_joint_augmentation
+from e2eaug.data import JOINT_AUGMENTATIONS, JointFlip, JointRotate, MaskAugmenter, build_joint_augmentation
+
+STRONG = {
+    "none": {},
+    "rotate": {"max_degrees": 40},
+    "flip": {"p": 0.5},
+    "translate": {"max_fraction": 0.2},
+    "combined": {"max_degrees": 40, "max_fraction": 0.2, "p_flip": 0.5},
+}
 
 
 def _blob(size=32, seed=0):
@@ -11,12 +21,13 @@ def _blob(size=32, seed=0):
     mask = torch.zeros(1, size, size)
     top, left = torch.randint(4, size // 2, (2,), generator=g).tolist()
     mask[0, top : top + 10, left : left + 7] = 1
+    mask[0, top + 2, left + 7 : left + 11] = 1  # asymmetric, so flips show
     return mask
 
 
 @pytest.mark.parametrize("name", sorted(JOINT_AUGMENTATIONS))
 def test_image_equal_to_mask_stays_equal(name):
-    aug = build_joint_augmentation(name, image_mode="nearest", max_degrees=40, max_fraction=0.2, p_flip=0.5, seed=1)
+    aug = build_joint_augmentation(name, image_mode="nearest", seed=1, **STRONG[name])
     for seed in range(6):
         mask = _blob(seed=seed)
         image, out_mask = aug(mask.clone(), mask.clone())
@@ -28,16 +39,38 @@ def test_bilinear_image_stays_aligned_with_mask():
     aug = build_joint_augmentation("combined", max_degrees=40, max_fraction=0.2, seed=2)
     mask = _blob()
     image, out_mask = aug(mask.repeat(3, 1, 1), mask)
-    assert image.shape == (3, 32, 32)
-    assert (image.mean(0) - out_mask).abs().mean() < 0.05
+    assert image.shape == (3, 32, 32) and out_mask.shape == (1, 32, 32)
+    assert ((image.mean(0) > 0.5).float() != out_mask[0]).float().mean() < 0.02
 
 
-def test_joint_ops_change_something_and_are_seeded():
+@pytest.mark.parametrize("name", ["rotate", "flip", "translate", "combined"])
+def test_joint_ops_are_seeded_and_change_something(name):
+    kwargs = {**STRONG[name], **({"p": 1.0} if name == "flip" else {})}
     mask = _blob()
-    for name in ("rotate", "flip", "translate", "combined"):
-        outs = [build_joint_augmentation(name, p_flip=1.0, max_degrees=60, max_fraction=0.2, seed=7)(mask, mask)[1] for _ in range(2)]
-        assert torch.equal(outs[0], outs[1])
-        assert not torch.equal(outs[0], mask), name
+    outs = [build_joint_augmentation(name, seed=3, **kwargs)(mask, mask)[1] for _ in range(2)]
+    assert torch.equal(outs[0], outs[1])
+    assert not torch.equal(outs[0], mask)
+    aug = build_joint_augmentation(name, seed=7, **kwargs)
+    a = aug(mask, mask, torch.Generator().manual_seed(3))[1]
+    assert torch.equal(a, aug(mask, mask, torch.Generator().manual_seed(3))[1])
+
+
+def test_flip_axes_are_exact():
+    image, mask = torch.rand(3, 8, 12), _blob(seed=1)[:, :8, :12]
+    out_image, out_mask = JointFlip(p=1.0, vertical=False, image_mode="nearest")(image, mask)
+    assert torch.equal(out_image, image.flip(-1)) and torch.equal(out_mask, mask.flip(-1))
+    out_image, _ = JointFlip(p=1.0, horizontal=False, image_mode="nearest")(image, mask)
+    assert torch.equal(out_image, image.flip(-2))
+
+
+def test_rotation_does_not_shear_non_square_images():
+    mask = torch.zeros(1, 1, 20, 40)
+    mask[..., 7:13, 15:25] = 1  # 6 x 10 rectangle around the centre
+    quarter = torch.tensor([[[0.0, -1.0, 0.0], [1.0, 0.0, 0.0]]])
+    out = MaskAugmenter().apply(mask, quarter)
+    rows, cols = out[0, 0].nonzero().unbind(1)
+    assert (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) == (10, 6)
+    assert out.sum() == 60
 
 
 def test_mask_augmenter_is_binary_deterministic_and_moves_masks():
@@ -47,13 +80,37 @@ def test_mask_augmenter_is_binary_deterministic_and_moves_masks():
     b = aug(masks, torch.Generator().manual_seed(0))
     c = aug(masks, torch.Generator().manual_seed(1))
     assert torch.equal(a, b) and not torch.equal(a, c)
-    assert set(a.unique().tolist()) <= {0.0, 1.0}
+    assert set(a.unique().tolist()) <= {0.0, 1.0} and a.dtype == torch.float32
     assert a.shape == masks.shape
     assert sum(not torch.equal(x, y) for x, y in zip(a, masks)) >= 6
+    params = aug.sample(8, torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert torch.equal(aug.apply(masks, params), a)  # sample + apply == __call__
 
 
-def test_unknown_names_are_errors():
-    with pytest.raises(ValueError, match="unknown augmentation 'zoom'"):
+def test_mask_augmenter_respects_its_ops():
+    masks = torch.stack([_blob(seed=s) for s in range(6)])
+    rotated = MaskAugmenter(ops=("rotate",), max_degrees=0)(masks, torch.Generator().manual_seed(0))
+    assert torch.equal(rotated, masks)  # a zero-degree rotation is the identity
+    flipped = MaskAugmenter(ops=("flip",), p_flip=1.0)(masks, torch.Generator().manual_seed(0))
+    assert torch.equal(flipped, masks.flip(-1).flip(-2))
+
+
+def test_rotation_angle_stays_within_the_limit():
+    params = MaskAugmenter(ops=("rotate",), max_degrees=10).sample(200, torch.Generator().manual_seed(0))
+    angles = torch.atan2(params[:, 1, 0], params[:, 0, 0]).abs()
+    assert angles.max() <= math.radians(10) + 1e-6 and angles.max() > math.radians(8)
+
+
+def test_bad_names_and_arguments_are_errors():
+    with pytest.raises(ValueError, match="unknown augmentation 'zoom'; known: none, rotate"):
         build_joint_augmentation("zoom")
-    with pytest.raises(ValueError, match="unknown augmentation op"):
+    with pytest.raises(ValueError, match=r"unknown augmentation op\(s\) \['shear'\]"):
         MaskAugmenter(ops=("shear",))
+    with pytest.raises(TypeError, match="augmentation 'rotate' \\(JointRotate\\) does not take \\['p'\\]"):
+        build_joint_augmentation("rotate", p=0.5)
+    with pytest.raises(ValueError, match="max_fraction=1.5"):
+        MaskAugmenter(max_fraction=1.5)
+    with pytest.raises(ValueError, match="image_mode must be"):
+        JointRotate(image_mode="cubic")
+    with pytest.raises(ValueError, match="need image"):
+        JointRotate()(torch.zeros(1, 8, 8), torch.zeros(1, 8, 9))

@@ -1,11 +1,21 @@
 """Data: synthetic generators, folder datasets, splits, augmentations, previews."""
 
 from e2eaug.data.build import DataBundle, build_data
-from e2eaug.data.dataset import PairDataset
+from e2eaug.data.dataset import PairDataset, to_channels
 from e2eaug.data.folder import LAYOUTS, load_folder
+from e2eaug.data.preview import save_pair_grid, save_preview
 from e2eaug.data.splits import split_indices
 from e2eaug.data.synthetic import DOMAINS, SYNTHETIC_TASKS, make_synthetic
-from e2eaug.data.transforms import JOINT_AUGMENTATIONS, MaskAugmenter, build_joint_augmentation
+from e2eaug.data.transforms import (
+    JOINT_AUGMENTATIONS,
+    JointCombined,
+    JointFlip,
+    JointIdentity,
+    JointRotate,
+    JointTranslate,
+    MaskAugmenter,
+    build_joint_augmentation,
+)
 
 __all__ = [
     "DOMAINS",
@@ -13,11 +23,19 @@ __all__ = [
     "LAYOUTS",
     "SYNTHETIC_TASKS",
     "DataBundle",
+    "JointCombined",
+    "JointFlip",
+    "JointIdentity",
+    "JointRotate",
+    "JointTranslate",
     "MaskAugmenter",
     "PairDataset",
     "build_data",
     "build_joint_augmentation",
     "load_folder",
     "make_synthetic",
+    "save_pair_grid",
+    "save_preview",
     "split_indices",
+    "to_channels",
 ]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict
+from typing import Dict, List, Sequence
 
-import numpy as np
 import torch
 
 from e2eaug.config import DataConfig
-from e2eaug.data.dataset import PairDataset
+from e2eaug.data.dataset import PairDataset, to_channels
 from e2eaug.data.folder import load_folder
 from e2eaug.data.splits import split_indices
 from e2eaug.data.synthetic import make_synthetic
@@ -19,7 +18,7 @@ SOURCES = ("synthetic", "folder")
 
 @dataclass
 class DataBundle:
-    """The splits of a run: ``tests`` maps test-set names to datasets."""
+    """The splits of a run: ``tests`` maps test-set names to datasets; ``channels`` is C."""
 
     train: PairDataset
     val: PairDataset
@@ -27,31 +26,56 @@ class DataBundle:
     channels: int
 
 
-def _synthetic(task: str, domain: str, n: int, size: int, seed: int, prefix: str) -> PairDataset:
-    images, masks = make_synthetic(task, domain, n, size, seed)
-    names = [f"{prefix}_{i:05d}" for i in range(n)]
-    return PairDataset(torch.from_numpy(images), torch.from_numpy(masks.astype(np.float32)), names)
+def _synthetic(cfg: DataConfig, domain: str, n: int) -> PairDataset:
+    images, masks = make_synthetic(cfg.task, domain, n, cfg.image_size, cfg.seed)
+    images = torch.from_numpy(images)
+    if cfg.channels is not None:
+        images = to_channels(images, cfg.channels)
+    names = [f"{cfg.task}_{domain}_{i:05d}" for i in range(n)]
+    return PairDataset(images, torch.from_numpy(masks), names)
+
+
+def _check_names(names: Sequence[str], taken: List[str], key: str) -> None:
+    for name in names:
+        if not name:
+            raise ValueError(f"{key}: a test set has an empty name")
+        if name in taken:
+            raise ValueError(f"{key}: test set name {name!r} is used twice (taken: {', '.join(taken)})")
+        taken.append(name)
 
 
 def build_data(cfg: DataConfig) -> DataBundle:
-    """Train/val/test splits as ``cfg`` describes (see :class:`~e2eaug.config.DataConfig`)."""
+    """Train/val/test splits as ``cfg`` describes.
+
+    ``synthetic``: ``n_train + n_val + n_test`` pairs of domain ``id`` (seed ``cfg.seed``) split
+    by :func:`split_indices`; tests ``{"id": ..., <domain>: ...}`` with ``n_test`` pairs per
+    ``cfg.shifted_domains`` entry (each domain has its own seed stream, so no image repeats).
+    ``folder``: :func:`load_folder` of ``cfg.root``; the pairs outside train/val form
+    ``tests["test"]`` (``n_test`` is not used), and each ``cfg.extra_tests`` entry adds a folder
+    test set at the same size and channels.
+
+    Raises:
+        ValueError: unknown source/task/domain/layout, bad split sizes, missing root, or a
+            test-set name used twice. FileNotFoundError: missing folders.
+    """
+    taken: List[str] = []
     if cfg.source == "synthetic":
         n = cfg.n_train + cfg.n_val + cfg.n_test
-        pool = _synthetic(cfg.task, "id", n, cfg.image_size, cfg.seed, f"{cfg.task}_id")
         train, val, test = split_indices(n, cfg.n_train, cfg.n_val, cfg.seed, cfg.n_test)
+        pool = _synthetic(cfg, "id", n)
+        _check_names(["id", *cfg.shifted_domains], taken, "data.shifted_domains")
         tests = {"id": pool.subset(test)}
-        for domain in cfg.shifted_domains:
-            # another seed stream: no shifted image is a transformed copy of a training image
-            tests[domain] = _synthetic(cfg.task, domain, cfg.n_test, cfg.image_size, cfg.seed + 1, f"{cfg.task}_{domain}")
+        tests.update({domain: _synthetic(cfg, domain, cfg.n_test) for domain in cfg.shifted_domains})
     elif cfg.source == "folder":
         if not cfg.root:
             raise ValueError("data.root must name a folder when data.source is 'folder'")
         pool = load_folder(cfg.root, cfg.layout, cfg.image_size, cfg.channels)
         train, val, test = split_indices(len(pool), cfg.n_train, cfg.n_val, cfg.seed)
+        _check_names(["test", *(extra.name for extra in cfg.extra_tests)], taken, "data.extra_tests")
         tests = {"test": pool.subset(test)}
-        for extra in cfg.extra_tests:
-            if extra.name in tests:
-                raise ValueError(f"data.extra_tests: duplicate test set name {extra.name!r}")
+        for i, extra in enumerate(cfg.extra_tests):
+            if not extra.root:
+                raise ValueError(f"data.extra_tests[{i}] ({extra.name!r}): root must name a folder")
             tests[extra.name] = load_folder(extra.root, extra.layout, cfg.image_size, pool.channels)
     else:
         raise ValueError(f"unknown data.source {cfg.source!r}; known: {', '.join(SOURCES)}")

@@ -6,16 +6,34 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 
+JointTransform = Callable[[torch.Tensor, torch.Tensor], Tuple[torch.Tensor, torch.Tensor]]
+LUMA = (0.299, 0.587, 0.114)  # ITU-R 601 weights, as PIL's RGB -> L
+
+
+def to_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
+    """Convert ``images [N,C,H,W]`` (C = 1 or 3) to ``channels`` (1: luminance, 3: repeated grey)."""
+    if channels not in (1, 3) or images.shape[1] not in (1, 3):
+        raise ValueError(f"can convert 1 or 3 channels to 1 or 3, got {images.shape[1]} -> {channels!r}")
+    if images.shape[1] == channels:
+        return images
+    if channels == 3:
+        return images.repeat(1, 3, 1, 1)
+    weights = torch.tensor(LUMA, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
+    return (images * weights).sum(1, keepdim=True)
+
 
 class PairDataset(torch.utils.data.Dataset):
-    """Images ``[N,C,H,W]`` in [0,1] with binary masks ``[N,1,H,W]`` in {0,1}, both float.
+    """Images ``[N,C,H,W]`` in [0,1] with binary masks ``[N,1,H,W]`` in {0,1}, both stored float.
 
     Args:
-        images: image tensor.
-        masks: mask tensor (same N, H, W).
-        names: one name per pair (file stems or synthetic ids).
-        transform: optional joint transform ``(image, mask) -> (image, mask)`` applied in
-            ``__getitem__``.
+        images: image tensor (C = 1 or 3).
+        masks: mask tensor, same N, H, W; any dtype holding only 0 and 1.
+        names: one name per pair (file stems or synthetic ids); default ``pair_00000``, ...
+        transform: optional joint transform ``(image, mask) -> (image, mask)`` applied by
+            ``__getitem__`` (e.g. a :mod:`e2eaug.data.transforms` joint augmentation).
+
+    Raises:
+        ValueError: shapes that do not agree, values out of range, or a wrong number of names.
     """
 
     def __init__(
@@ -23,17 +41,26 @@ class PairDataset(torch.utils.data.Dataset):
         images: torch.Tensor,
         masks: torch.Tensor,
         names: Optional[List[str]] = None,
-        transform: Optional[Callable[[torch.Tensor, torch.Tensor], Tuple[torch.Tensor, torch.Tensor]]] = None,
+        transform: Optional[JointTransform] = None,
     ) -> None:
-        if images.dim() != 4 or masks.dim() != 4 or masks.shape[1] != 1:
-            raise ValueError(f"expected images [N,C,H,W] and masks [N,1,H,W], got {list(images.shape)}, {list(masks.shape)}")
+        if images.dim() != 4 or images.shape[1] not in (1, 3):
+            raise ValueError(f"images must be [N, 1|3, H, W], got shape {list(images.shape)}")
+        if masks.dim() != 4 or masks.shape[1] != 1:
+            raise ValueError(f"masks must be [N, 1, H, W], got shape {list(masks.shape)}")
         if images.shape[0] != masks.shape[0] or images.shape[-2:] != masks.shape[-2:]:
-            raise ValueError(f"images {list(images.shape)} and masks {list(masks.shape)} do not match")
+            raise ValueError(
+                f"images {list(images.shape)} and masks {list(masks.shape)} differ in N, H or W"
+            )
         self.images = images.float()
         self.masks = masks.float()
+        if len(self.images) and (self.images.min() < 0 or self.images.max() > 1):
+            lo, hi = float(self.images.min()), float(self.images.max())
+            raise ValueError(f"image values must lie in [0, 1], got [{lo:.3g}, {hi:.3g}]")
+        if not torch.all((self.masks == 0) | (self.masks == 1)):
+            raise ValueError("mask values must be 0 or 1; binarise masks before building a PairDataset")
         self.names = list(names) if names is not None else [f"pair_{i:05d}" for i in range(len(images))]
-        if len(self.names) != len(images):
-            raise ValueError(f"{len(self.names)} names for {len(images)} pairs")
+        if len(self.names) != len(self.images):
+            raise ValueError(f"{len(self.names)} names for {len(self.images)} pairs")
         self.transform = transform
 
     @property
@@ -51,6 +78,9 @@ class PairDataset(torch.utils.data.Dataset):
         return image, mask
 
     def subset(self, indices: Sequence[int]) -> "PairDataset":
-        """The pairs at ``indices`` (same transform)."""
-        idx = torch.as_tensor(list(indices), dtype=torch.long)
-        return PairDataset(self.images[idx], self.masks[idx], [self.names[i] for i in idx.tolist()], self.transform)
+        """The pairs at ``indices`` (in that order), sharing this dataset's transform."""
+        idx = torch.as_tensor([int(i) for i in indices], dtype=torch.long)
+        if len(idx) and (idx.min() < -len(self) or idx.max() >= len(self)):
+            raise IndexError(f"subset indices must lie in [0, {len(self)}), got {idx.min()}..{idx.max()}")
+        names = [self.names[i] for i in idx.tolist()]
+        return PairDataset(self.images[idx], self.masks[idx], names, self.transform)

@@ -1,25 +1,32 @@
 """Image-mask pairs read from folders, matched by file stem.
 
-Layouts (``LAYOUTS``):
+Layouts (:data:`LAYOUTS`; files with extensions in :data:`EXTENSIONS`, other files ignored):
 
-- ``generic``: ``root/images/<stem>.<ext>`` and ``root/masks/<stem>.<ext>``.
-- ``isic2018``: ISIC 2018 task 1: images ``ISIC_x.jpg`` in ``ISIC2018_Task1-2_Training_Input``
-  (or ``images``), masks ``ISIC_x_segmentation.png`` in ``ISIC2018_Task1_Training_GroundTruth``
-  (or ``masks``).
+- ``generic``: ``root/images/<stem>.*`` and ``root/masks/<stem>.*`` (other files in ``root``,
+  such as ``labels.csv``, are ignored).
+- ``isic2018``: ISIC 2018 task 1: images ``ISIC_<id>.jpg`` and masks
+  ``ISIC_<id>_segmentation.png``, in the one folder of ``root`` whose name ends in ``_Input``
+  (e.g. ``ISIC2018_Task1-2_Training_Input``) and the one ending in ``_GroundTruth`` (e.g.
+  ``ISIC2018_Task1_Training_GroundTruth``), or else in ``images/`` and ``masks/``.
 - ``ph2``: the original PH2 tree, ``PH2 Dataset images/IMDxxx/IMDxxx_Dermoscopic_Image/IMDxxx.bmp``
   and ``.../IMDxxx_lesion/IMDxxx_lesion.bmp`` (``root`` may be that folder or its parent).
-- ``jsrt``: JSRT with SCR masks, ``images/<stem>.*`` and the lungs in
-  ``masks/left lung/<stem>.*`` and ``masks/right lung/<stem>.*``, united into one mask.
-- ``montgomery``: ``CXR_png/<stem>.png`` with ``ManualMask/leftMask`` and
-  ``ManualMask/rightMask``, united.
+- ``jsrt``: JSRT images (converted to png etc.) with SCR lung masks, ``images/<stem>.*`` and
+  ``masks/left lung/<stem>.*`` + ``masks/right lung/<stem>.*`` (``left_lung``/``right_lung``
+  also accepted; SCR's ``.gif`` masks are read), united into one mask.
+- ``montgomery``: ``CXR_png/<stem>.png`` with ``ManualMask/leftMask/<stem>.png`` and
+  ``ManualMask/rightMask/<stem>.png``, united.
 - ``kvasir``: Kvasir-SEG, ``images/<stem>.jpg`` and ``masks/<stem>.jpg``.
 
-Images are resized bicubic, masks nearest-neighbour then binarised (> half their maximum). Masks
-with more than two grey levels are binarised with a warning that counts them.
+Images are resized bicubic. 8-bit images are scaled by 255; 16/32-bit ones by ``2**bits - 1``
+for the smallest bit depth holding their maximum (a 12-bit radiograph in a 16-bit file uses
+4095). Masks are resized nearest-neighbour, then binarised: > 127 when their maximum is above
+127, else > half their maximum. Masks with more than two grey levels (e.g. JPEG masks) are
+binarised with one warning that counts them.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +36,12 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from e2eaug.data.dataset import PairDataset
+from e2eaug.data.dataset import PairDataset, to_channels
 
-EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif")
+HIGH_BIT_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 Size = Union[int, Tuple[int, int]]
+PathLike = Union[str, Path]
 
 
 @dataclass(frozen=True)
@@ -44,11 +53,25 @@ class Pair:
     masks: Tuple[Path, ...]
 
 
-def _dir(root: Path, *candidates: str) -> Path:
+@dataclass(frozen=True)
+class Layout:
+    """A folder layout: a one-line description and a finder ``root -> pairs``."""
+
+    description: str
+    find: Callable[[Path], List[Pair]]
+
+
+# ----------------------------------------------------------------------------- finding files
+
+
+def _dir(root: Path, layout: str, *candidates: str) -> Path:
     for name in candidates:
         if (root / name).is_dir():
             return root / name
-    raise FileNotFoundError(f"{root}: no folder named {' or '.join(repr(c) for c in candidates)}")
+    names = " or ".join(repr(c) for c in candidates)
+    raise FileNotFoundError(
+        f"{root}: no folder named {names} (layout {layout!r}: {LAYOUTS[layout].description})"
+    )
 
 
 def _files(folder: Path, strip: str = "") -> Dict[str, Path]:
@@ -61,31 +84,43 @@ def _files(folder: Path, strip: str = "") -> Dict[str, Path]:
     return found
 
 
-def _match(images: Dict[str, Path], *mask_sets: Dict[str, Path], where: str) -> List[Pair]:
+def _match(images: Dict[str, Path], *mask_sets: Tuple[Path, Dict[str, Path]], where: Path) -> List[Pair]:
     """Pairs by stem; stems missing on either side raise an error naming a few of them."""
     if not images:
         raise FileNotFoundError(f"{where}: no image files ({', '.join(EXTENSIONS)})")
-    for masks in mask_sets:
+    for folder, masks in mask_sets:
         lonely_images = sorted(set(images) - set(masks))
         lonely_masks = sorted(set(masks) - set(images))
-        if lonely_images or lonely_masks:
-            parts = []
-            if lonely_images:
-                parts.append(f"{len(lonely_images)} image(s) without a mask, e.g. {lonely_images[:3]}")
-            if lonely_masks:
-                parts.append(f"{len(lonely_masks)} mask(s) without an image, e.g. {lonely_masks[:3]}")
-            raise ValueError(f"{where}: " + "; ".join(parts))
-    return [Pair(stem, images[stem], tuple(m[stem] for m in mask_sets)) for stem in sorted(images)]
+        parts = []
+        if lonely_images:
+            parts.append(f"{len(lonely_images)} image(s) without a mask, e.g. {lonely_images[:3]}")
+        if lonely_masks:
+            parts.append(f"{len(lonely_masks)} mask(s) without an image, e.g. {lonely_masks[:3]}")
+        if parts:
+            raise ValueError(f"{where} (masks in {folder}): " + "; ".join(parts))
+    return [Pair(stem, images[stem], tuple(m[stem] for _, m in mask_sets)) for stem in sorted(images)]
 
 
-def _generic(root: Path) -> List[Pair]:
-    return _match(_files(_dir(root, "images")), _files(_dir(root, "masks")), where=str(root))
+def _masks(folder: Path, strip: str = "") -> Tuple[Path, Dict[str, Path]]:
+    return folder, _files(folder, strip)
+
+
+def _generic(root: Path, layout: str = "generic") -> List[Pair]:
+    images = _files(_dir(root, layout, "images"))
+    return _match(images, _masks(_dir(root, layout, "masks")), where=root)
+
+
+def _by_suffix(root: Path, suffix: str, fallback: str) -> Path:
+    found = sorted(p for p in root.iterdir() if p.is_dir() and p.name.endswith(suffix))
+    if len(found) > 1:
+        raise ValueError(f"{root}: several folders end in {suffix!r} ({[p.name for p in found]}); keep one")
+    return found[0] if found else _dir(root, "isic2018", fallback)
 
 
 def _isic(root: Path) -> List[Pair]:
-    images = _files(_dir(root, "ISIC2018_Task1-2_Training_Input", "images"))
-    masks = _files(_dir(root, "ISIC2018_Task1_Training_GroundTruth", "masks"), strip="_segmentation")
-    return _match(images, masks, where=str(root))
+    images = _files(_by_suffix(root, "_Input", "images"))
+    masks = _masks(_by_suffix(root, "_GroundTruth", "masks"), strip="_segmentation")
+    return _match(images, masks, where=root)
 
 
 def _ph2(root: Path) -> List[Pair]:
@@ -97,23 +132,41 @@ def _ph2(root: Path) -> List[Pair]:
             images.update(_files(dermoscopic))
         if lesion.is_dir():
             masks.update(_files(lesion, strip="_lesion"))
-    return _match(images, masks, where=str(base))
+    return _match(images, (base / "*" / "*_lesion", masks), where=base)
 
 
-def _two_lungs(root: Path, images: str, left: Sequence[str], right: Sequence[str]) -> List[Pair]:
-    return _match(
-        _files(_dir(root, images)), _files(_dir(root, *left)), _files(_dir(root, *right)), where=str(root)
-    )
+def _two_lungs(
+    layout: str, images: str, left: Sequence[str], right: Sequence[str]
+) -> Callable[[Path], List[Pair]]:
+    def find(root: Path) -> List[Pair]:
+        found = _files(_dir(root, layout, images))
+        lefts, rights = _masks(_dir(root, layout, *left)), _masks(_dir(root, layout, *right))
+        return _match(found, lefts, rights, where=root)
+
+    return find
 
 
-LAYOUTS: Dict[str, Callable[[Path], List[Pair]]] = {
-    "generic": _generic,
-    "isic2018": _isic,
-    "ph2": _ph2,
-    "jsrt": lambda root: _two_lungs(root, "images", ["masks/left lung", "masks/left_lung"], ["masks/right lung", "masks/right_lung"]),
-    "montgomery": lambda root: _two_lungs(root, "CXR_png", ["ManualMask/leftMask"], ["ManualMask/rightMask"]),
-    "kvasir": _generic,
+LAYOUTS: Dict[str, Layout] = {
+    "generic": Layout("images/<stem>.* + masks/<stem>.*", _generic),
+    "isic2018": Layout(
+        "*_Input/ISIC_<id>.jpg + *_GroundTruth/ISIC_<id>_segmentation.png (or images/ + masks/)", _isic
+    ),
+    "ph2": Layout("PH2 Dataset images/IMDxxx/IMDxxx_Dermoscopic_Image/IMDxxx.bmp + IMDxxx_lesion/", _ph2),
+    "jsrt": Layout(
+        "images/<stem>.* + masks/left lung/<stem>.* + masks/right lung/<stem>.*, lungs united",
+        _two_lungs(
+            "jsrt", "images", ["masks/left lung", "masks/left_lung"], ["masks/right lung", "masks/right_lung"]
+        ),
+    ),
+    "montgomery": Layout(
+        "CXR_png/<stem>.png + ManualMask/leftMask/ + ManualMask/rightMask/, lungs united",
+        _two_lungs("montgomery", "CXR_png", ["ManualMask/leftMask"], ["ManualMask/rightMask"]),
+    ),
+    "kvasir": Layout("images/<stem>.jpg + masks/<stem>.jpg", lambda root: _generic(root, "kvasir")),
 }
+
+
+# ----------------------------------------------------------------------------- reading files
 
 
 def _open(path: Path) -> Image.Image:
@@ -121,60 +174,92 @@ def _open(path: Path) -> Image.Image:
         with Image.open(path) as img:
             img.load()
             return img.copy()
-    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise ValueError(f"cannot read image file {path}: {err}") from err
 
 
+def _high_bit_to_unit(img: Image.Image) -> np.ndarray:
+    """A 16/32-bit single-channel image as float32 in [0, 1] (see the module docstring)."""
+    arr = np.asarray(img, dtype=np.float64)
+    peak = max(float(arr.max()), 1.0)
+    scale = 2.0 ** math.ceil(math.log2(peak + 1.0)) - 1.0
+    return np.clip(arr / scale, 0.0, 1.0).astype(np.float32)
+
+
+def _read_image(path: Path, h: int, w: int) -> np.ndarray:
+    """``[h, w, 3]`` float32 in [0, 1], resized bicubic (grey images repeated to 3 channels)."""
+    img = _open(path)
+    if img.mode in HIGH_BIT_MODES:
+        small = Image.fromarray(_high_bit_to_unit(img), mode="F").resize((w, h), Image.BICUBIC)
+        return np.repeat(np.clip(np.asarray(small, dtype=np.float32), 0, 1)[..., None], 3, axis=2)
+    return np.asarray(img.convert("RGB").resize((w, h), Image.BICUBIC), dtype=np.float32) / 255.0
+
+
+def _read_mask(path: Path, h: int, w: int) -> Tuple[np.ndarray, bool]:
+    """Binary ``[h, w]`` mask resized nearest, and whether the file had more than two levels."""
+    img = _open(path)
+    arr = np.asarray(img, dtype=np.float64) if img.mode in HIGH_BIT_MODES else np.asarray(img.convert("L"))
+    rows = np.minimum((np.arange(h) + 0.5) * arr.shape[0] / h, arr.shape[0] - 1).astype(int)
+    cols = np.minimum((np.arange(w) + 0.5) * arr.shape[1] / w, arr.shape[1] - 1).astype(int)
+    if arr.dtype == np.uint8:
+        levels = np.count_nonzero(np.bincount(arr.ravel(), minlength=256))
+    else:
+        levels = np.unique(arr).size
+    peak = float(arr.max())
+    small = arr[rows][:, cols]
+    return small > (127 if peak > 127 else peak / 2), levels > 2
+
+
 def _hw(size: Size) -> Tuple[int, int]:
-    if isinstance(size, int):
-        return size, size
-    h, w = size
+    h, w = (size, size) if isinstance(size, (int, np.integer)) else tuple(size)
+    if int(h) != h or int(w) != w or h < 1 or w < 1:
+        raise ValueError(f"size must be a positive int or (H, W), got {size!r}")
     return int(h), int(w)
 
 
 def load_folder(
-    root: Union[str, Path], layout: str = "generic", size: Size = 32, channels: Optional[int] = None
+    root: PathLike, layout: str = "generic", size: Size = 32, channels: Optional[int] = None
 ) -> PairDataset:
     """Load every image-mask pair under ``root`` as a :class:`PairDataset`.
 
     Args:
         root: the dataset folder.
-        layout: a key of :data:`LAYOUTS`.
+        layout: a key of :data:`LAYOUTS` (see the module docstring).
         size: output side (int) or ``(H, W)``.
-        channels: 1 or 3 to convert; ``None`` keeps colour if any image has colour, else 1.
+        channels: 1 or 3 to convert (luminance / repeated grey); ``None`` keeps RGB when the
+            images hold colour (mean channel difference above 1/255), else 1 channel.
+
+    Returns:
+        The pairs, sorted by stem, with the stems as ``names``.
 
     Raises:
-        FileNotFoundError: missing root or subfolder, or no images.
-        ValueError: unknown layout, unmatched stems, unreadable files, bad ``channels``.
+        FileNotFoundError: missing root or subfolder, or no image files.
+        ValueError: unknown layout, unmatched stems, unreadable files, bad ``size``/``channels``.
     """
     if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; known: {', '.join(LAYOUTS)}")
+        raise ValueError(f"unknown layout {layout!r}; known layouts: {', '.join(LAYOUTS)}")
     if channels not in (None, 1, 3):
         raise ValueError(f"channels must be 1, 3 or None, got {channels!r}")
+    h, w = _hw(size)
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"data folder not found: {root}")
-    pairs = LAYOUTS[layout](root)
-    h, w = _hw(size)
-    raw = [_open(p.image) for p in pairs]
+    pairs = LAYOUTS[layout].find(root)
+    stacked = np.stack([_read_image(p.image, h, w) for p in pairs])
+    images = torch.from_numpy(np.ascontiguousarray(stacked.transpose(0, 3, 1, 2)))
     if channels is None:
-        channels = 3 if any(img.mode not in ("L", "LA", "I", "I;16", "F", "1") for img in raw) else 1
-    mode = "RGB" if channels == 3 else "L"
-    images = np.stack([np.asarray(img.convert(mode).resize((w, h), Image.BICUBIC), dtype=np.float32) for img in raw])
-    images = images.reshape(len(pairs), h, w, channels).transpose(0, 3, 1, 2) / 255.0
-    masks, grey = [], 0
-    for pair in pairs:
-        union = np.zeros((h, w), dtype=bool)
+        spread = (images[:, 0] - images[:, 1]).abs().mean() + (images[:, 1] - images[:, 2]).abs().mean()
+        channels = 3 if float(spread) > 1.0 / 255.0 else 1
+    masks, grey = np.zeros((len(pairs), 1, h, w), dtype=np.float32), 0
+    for i, pair in enumerate(pairs):
+        union, multi = np.zeros((h, w), dtype=bool), False
         for path in pair.masks:
-            m = np.asarray(_open(path).convert("L").resize((w, h), Image.NEAREST))
-            if len(np.unique(m)) > 2:
-                grey += 1
-            union |= m > (int(m.max()) // 2 if m.max() > 0 else 0)
-        masks.append(union)
+            part, many = _read_mask(path, h, w)
+            union |= part
+            multi |= many
+        masks[i, 0], grey = union, grey + multi
     if grey:
-        warnings.warn(f"{root}: {grey} of {len(pairs)} masks had more than two grey levels and were binarised")
-    return PairDataset(
-        torch.from_numpy(np.ascontiguousarray(images.clip(0, 1))),
-        torch.from_numpy(np.stack(masks)[:, None].astype(np.float32)),
-        [p.stem for p in pairs],
-    )
+        warnings.warn(
+            f"{root}: {grey} of {len(pairs)} masks had more than two grey levels and were binarised"
+        )
+    return PairDataset(to_channels(images, channels), torch.from_numpy(masks), [p.stem for p in pairs])

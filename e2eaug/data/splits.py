@@ -20,7 +20,12 @@ def split_indices(
         n_test: test items; ``None`` takes all the rest.
 
     Returns:
-        Three disjoint index arrays.
+        Three disjoint index arrays ``(train, val, test)``; a larger ``n_train`` with the same
+        seed extends the training set.
+
+    Raises:
+        ValueError: ``n_train <= 0``, ``n_val < 0``, ``n_test <= 0``, more items asked for than
+            ``n`` holds, or an empty test split.
     """
     if n_train <= 0:
         raise ValueError(f"n_train must be > 0, got {n_train}")

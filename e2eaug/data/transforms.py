@@ -1,10 +1,11 @@
 """Geometric augmentations: joint image-mask ones (baselines) and batched mask-only ones.
 
-Every transform is an affine warp (rotation, flip, translation) in normalised coordinates,
-applied with ``grid_sample``: masks with nearest-neighbour sampling so they stay binary, images
+Every transform is one affine warp (rotation, flips, translation composed in a random order)
+applied with ``grid_sample``: masks with nearest-neighbour sampling and re-binarised, images
 bilinear by default (``image_mode="nearest"`` keeps image and mask pixel-aligned exactly).
-Pixels warped in from outside are 0. Randomness comes from a ``torch.Generator`` passed in, so
-a transform is a deterministic function of the generator's state.
+Pixels warped in from outside are 0. Rotation acts in pixel space (no shear on non-square
+images); shifts are fractions of the shorter side. Randomness comes from a ``torch.Generator``,
+so a transform is a deterministic function of the generator's state.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 OPS = ("rotate", "flip", "translate")
+Params = torch.Tensor  # [B, 2, 3] affine maps of output to input coordinates
 
 
 def _rotation(angle: torch.Tensor) -> torch.Tensor:
@@ -38,57 +40,68 @@ def _translation(shift: torch.Tensor) -> torch.Tensor:
 
 
 def _compose(first: torch.Tensor, then: torch.Tensor) -> torch.Tensor:
-    """Affine ``then o first`` of batched ``[B,2,3]`` matrices (as maps of output coordinates)."""
+    """Matrix product ``first @ then`` of batched ``[B,2,3]`` affine maps."""
     pad = torch.tensor([0.0, 0.0, 1.0], device=first.device).expand(first.shape[0], 1, 3)
     return torch.cat([first, pad], 1).bmm(torch.cat([then, pad], 1))[:, :2]
 
 
-def _warp(x: torch.Tensor, theta: torch.Tensor, mode: str) -> torch.Tensor:
+def _warp(x: torch.Tensor, theta: Params, mode: str) -> torch.Tensor:
+    """Warp ``x [B,C,H,W]``; ``theta`` acts on isotropic coordinates (half the shorter side = 1)."""
+    h, w = x.shape[-2:]
+    d = torch.tensor([w / min(h, w), h / min(h, w)], dtype=theta.dtype, device=theta.device)
+    linear = theta[:, :, :2] * d[None, None, :] / d[None, :, None]
+    theta = torch.cat([linear, theta[:, :, 2:] / d[None, :, None]], 2)
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode=mode, padding_mode="zeros", align_corners=False)
 
 
-def _uniform(n: int, low: float, high: float, generator: torch.Generator, device) -> torch.Tensor:
-    return low + (high - low) * torch.rand(n, generator=generator, device=device)
-
-
 class _Sampler:
-    """Draws per-sample affine matrices of the configured ops, each sample in its own order."""
+    """Draws per-sample affine maps of the configured ops, each sample in its own random order."""
 
-    def __init__(self, ops: Sequence[str], max_degrees: float, max_fraction: float, p_flip: float) -> None:
+    def __init__(
+        self,
+        ops: Sequence[str],
+        max_degrees: float = 0.0,
+        max_fraction: float = 0.0,
+        p_flip: float = 0.5,
+        flip_axes: Tuple[bool, bool] = (True, True),
+    ) -> None:
         unknown = [op for op in ops if op not in OPS]
         if unknown:
-            raise ValueError(f"unknown augmentation op(s) {unknown}; known: {', '.join(OPS)}")
+            raise ValueError(f"unknown augmentation op(s) {unknown}; known ops: {', '.join(OPS)}")
         if max_degrees < 0 or not 0 <= max_fraction < 1 or not 0 <= p_flip <= 1:
             raise ValueError(
-                f"need max_degrees >= 0, 0 <= max_fraction < 1, 0 <= p_flip <= 1; got "
-                f"{max_degrees}, {max_fraction}, {p_flip}"
+                "need max_degrees >= 0, 0 <= max_fraction < 1 and 0 <= p_flip <= 1; got "
+                f"max_degrees={max_degrees}, max_fraction={max_fraction}, p_flip={p_flip}"
             )
-        self.ops, self.max_degrees, self.max_fraction, self.p_flip = tuple(ops), max_degrees, max_fraction, p_flip
+        self.ops, self.max_degrees, self.max_fraction = tuple(ops), max_degrees, max_fraction
+        self.p_flip, self.flip_axes = p_flip, flip_axes
 
-    def sample(self, n: int, generator: torch.Generator, device) -> torch.Tensor:
-        """``[n, 2, 3]`` affine matrices (the ops composed in a random order per sample)."""
+    def sample(self, n: int, generator: torch.Generator) -> Params:
+        """``[n, 2, 3]`` maps on the generator's device."""
+        device = generator.device
         mats: Dict[str, torch.Tensor] = {}
         if "rotate" in self.ops:
             limit = math.radians(self.max_degrees)
-            mats["rotate"] = _rotation(_uniform(n, -limit, limit, generator, device))
+            mats["rotate"] = _rotation(limit * (2 * torch.rand(n, generator=generator, device=device) - 1))
         if "flip" in self.ops:
             flips = torch.rand(n, 2, generator=generator, device=device) < self.p_flip
+            flips &= torch.tensor(self.flip_axes, device=device)
             mats["flip"] = _flip(flips[:, 0], flips[:, 1])
         if "translate" in self.ops:
-            # normalised coordinates span 2 per image side
-            shift = 2 * self.max_fraction * (2 * torch.rand(n, 2, generator=generator, device=device) - 1)
-            mats["translate"] = _translation(shift)
+            # coordinates span 2 per side, so a shift of f sides is 2 f
+            mats["translate"] = _translation(
+                2 * self.max_fraction * (2 * torch.rand(n, 2, generator=generator, device=device) - 1)
+            )
         theta = _translation(torch.zeros(n, 2, device=device))
         if not mats:
             return theta
         names = list(mats)
-        keys = torch.rand(n, len(names), generator=generator, device=device)
-        orders = keys.argsort(dim=1)
+        orders = torch.rand(n, len(names), generator=generator, device=device).argsort(dim=1)
         stack = torch.stack([mats[name] for name in names], 1)  # [n, ops, 2, 3]
+        rows = torch.arange(n, device=device)
         for position in range(len(names)):
-            chosen = stack[torch.arange(n, device=device), orders[:, position]]
-            theta = _compose(theta, chosen)
+            theta = _compose(theta, stack[rows, orders[:, position]])
         return theta
 
 
@@ -96,13 +109,13 @@ class MaskAugmenter:
     """Random rotate/flip/translate of a batch of binary masks, on the masks' device.
 
     Each sample gets its own parameters and its own random order of the ops. Parameters come
-    from the ``generator`` passed in, so the output is a pure function of its state: draw once
-    per batch and reuse it (Betty re-runs training steps for hypergradients).
+    from the ``generator`` passed in (drawn on its device, then moved), so the output is a pure
+    function of its state: draw once per batch and reuse (Betty re-runs training steps).
 
     Args:
         ops: subset of ``("rotate", "flip", "translate")``.
         max_degrees: rotation angle drawn from ``[-max_degrees, max_degrees]``.
-        max_fraction: translation drawn from ``[-max_fraction, max_fraction]`` of the side.
+        max_fraction: shifts drawn from ``[-max_fraction, max_fraction]`` of the side.
         p_flip: probability of a horizontal flip and, independently, of a vertical flip.
     """
 
@@ -115,15 +128,20 @@ class MaskAugmenter:
     ) -> None:
         self.sampler = _Sampler(ops, max_degrees, max_fraction, p_flip)
 
-    def sample(self, batch_size: int, generator: torch.Generator, device=None) -> torch.Tensor:
-        """Affine parameters ``[batch_size, 2, 3]`` for :meth:`apply`."""
-        return self.sampler.sample(batch_size, generator, device or generator.device)
+    def sample(self, batch_size: int, generator: torch.Generator, device=None) -> Params:
+        """Affine parameters ``[batch_size, 2, 3]`` for :meth:`apply`, on ``device``."""
+        return self.sampler.sample(batch_size, generator).to(device or generator.device)
 
-    def apply(self, masks: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-        """Warp ``masks [B,1,H,W]`` with ``params``; the result is binary float."""
-        return (_warp(masks.float(), params, "nearest") > 0.5).float()
+    def apply(self, masks: torch.Tensor, params: Params) -> torch.Tensor:
+        """Warp ``masks [B,1,H,W]`` with ``params``; the result is float in {0, 1}."""
+        if masks.dim() != 4 or len(params) != len(masks):
+            raise ValueError(
+                f"need masks [B,1,H,W] and params [B,2,3], got {list(masks.shape)}, {list(params.shape)}"
+            )
+        return (_warp(masks.float(), params.to(masks.device), "nearest") > 0.5).float()
 
     def __call__(self, masks: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``apply(masks, sample(len(masks), generator, masks.device))``."""
         return self.apply(masks, self.sample(masks.shape[0], generator, masks.device))
 
 
@@ -131,24 +149,17 @@ class JointTransform:
     """Base of the joint image-mask augmentations: one random warp applied to both.
 
     Args:
+        sampler: draws the warps.
         image_mode: ``"bilinear"`` (default) or ``"nearest"`` sampling of the image.
-        seed: seeds the transform's own generator when none is passed to ``__call__``.
+        seed: seeds the transform's own generator, used when ``__call__`` gets none. (With
+            DataLoader workers each worker holds a copy of it: pass ``generator`` explicitly, or
+            reseed per worker, to avoid repeated augmentations.)
     """
 
-    ops: Tuple[str, ...] = ()
-
-    def __init__(
-        self,
-        *,
-        max_degrees: float = 30.0,
-        max_fraction: float = 0.1,
-        p_flip: float = 0.5,
-        image_mode: str = "bilinear",
-        seed: int = 0,
-    ) -> None:
+    def __init__(self, sampler: _Sampler, image_mode: str = "bilinear", seed: int = 0) -> None:
         if image_mode not in ("bilinear", "nearest"):
             raise ValueError(f"image_mode must be 'bilinear' or 'nearest', got {image_mode!r}")
-        self.sampler = _Sampler(self.ops, max_degrees, max_fraction, p_flip)
+        self.sampler = sampler
         self.image_mode = image_mode
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -156,9 +167,11 @@ class JointTransform:
         self, image: torch.Tensor, mask: torch.Tensor, generator: Optional[torch.Generator] = None
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Transform ``image [C,H,W]`` and ``mask [1,H,W]`` with the same random warp."""
-        if image.shape[-2:] != mask.shape[-2:]:
-            raise ValueError(f"image {list(image.shape)} and mask {list(mask.shape)} sizes differ")
-        theta = self.sampler.sample(1, generator or self.generator, "cpu").to(image.device)
+        if image.dim() != 3 or mask.dim() != 3 or image.shape[-2:] != mask.shape[-2:]:
+            raise ValueError(
+                f"need image [C,H,W] and mask [1,H,W] of one size, got {list(image.shape)}, {list(mask.shape)}"
+            )
+        theta = self.sampler.sample(1, generator or self.generator).to(image.device)
         image_out = _warp(image[None].float(), theta, self.image_mode)[0]
         mask_out = (_warp(mask[None].float(), theta, "nearest")[0] > 0.5).float()
         return image_out.clamp(0, 1), mask_out
@@ -167,32 +180,53 @@ class JointTransform:
 class JointIdentity(JointTransform):
     """No augmentation (the ``none`` baseline)."""
 
+    def __init__(self, image_mode: str = "bilinear", seed: int = 0) -> None:
+        super().__init__(_Sampler(()), image_mode, seed)
+
     def __call__(self, image, mask, generator=None):
         return image, mask
 
 
 class JointRotate(JointTransform):
-    """Rotation by an angle in ``[-max_degrees, max_degrees]``."""
+    """Rotation by an angle drawn from ``[-max_degrees, max_degrees]``."""
 
-    ops = ("rotate",)
+    def __init__(self, max_degrees: float = 30.0, image_mode: str = "bilinear", seed: int = 0) -> None:
+        super().__init__(_Sampler(("rotate",), max_degrees=max_degrees), image_mode, seed)
 
 
 class JointFlip(JointTransform):
-    """Horizontal and vertical flips, each with probability ``p_flip``."""
+    """Horizontal and vertical flips, each with probability ``p`` (either axis can be disabled)."""
 
-    ops = ("flip",)
+    def __init__(
+        self,
+        p: float = 0.5,
+        horizontal: bool = True,
+        vertical: bool = True,
+        image_mode: str = "bilinear",
+        seed: int = 0,
+    ) -> None:
+        super().__init__(_Sampler(("flip",), p_flip=p, flip_axes=(horizontal, vertical)), image_mode, seed)
 
 
 class JointTranslate(JointTransform):
-    """Translation by up to ``max_fraction`` of the side in each direction."""
+    """Translation by up to ``max_fraction`` of the side along each axis."""
 
-    ops = ("translate",)
+    def __init__(self, max_fraction: float = 0.1, image_mode: str = "bilinear", seed: int = 0) -> None:
+        super().__init__(_Sampler(("translate",), max_fraction=max_fraction), image_mode, seed)
 
 
 class JointCombined(JointTransform):
     """Rotation, flips and translation, in a random order per call."""
 
-    ops = OPS
+    def __init__(
+        self,
+        max_degrees: float = 30.0,
+        max_fraction: float = 0.1,
+        p_flip: float = 0.5,
+        image_mode: str = "bilinear",
+        seed: int = 0,
+    ) -> None:
+        super().__init__(_Sampler(OPS, max_degrees, max_fraction, p_flip), image_mode, seed)
 
 
 JOINT_AUGMENTATIONS: Dict[str, Type[JointTransform]] = {
@@ -205,7 +239,17 @@ JOINT_AUGMENTATIONS: Dict[str, Type[JointTransform]] = {
 
 
 def build_joint_augmentation(name: str, **kwargs) -> JointTransform:
-    """The joint augmentation ``name`` (none | rotate | flip | translate | combined)."""
+    """The joint augmentation ``name`` (none | rotate | flip | translate | combined) with ``kwargs``.
+
+    Raises:
+        ValueError: unknown name. TypeError: a keyword the class does not take.
+    """
     if name not in JOINT_AUGMENTATIONS:
         raise ValueError(f"unknown augmentation {name!r}; known: {', '.join(JOINT_AUGMENTATIONS)}")
-    return JOINT_AUGMENTATIONS[name](**kwargs)
+    cls = JOINT_AUGMENTATIONS[name]
+    try:
+        return cls(**kwargs)
+    except TypeError as err:
+        raise TypeError(
+            f"augmentation {name!r} ({cls.__name__}) does not take {sorted(kwargs)}: {err}"
+        ) from err
