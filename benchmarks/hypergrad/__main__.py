@@ -19,8 +19,10 @@ RESULTS = Path(__file__).resolve().parents[1] / "results" / "hypergrad"
 
 DESCRIPTION = """\
 Measure each Betty hypergradient method (darts, neumann, cg, sama) and the plugin's cg_fixed
-against an exact hypergradient, on ridge regression with per-feature L2 hyperparameters and on
-a three-level quadratic chain wired like e2eaug (arch -> seg -> gan). Reports cosine similarity
+against an exact hypergradient, on ridge regression with per-feature L2 hyperparameters, on
+a three-level quadratic chain wired like e2eaug (arch -> seg -> gan), and on the e2eaug problems
+themselves at tiny size (pix2pix pieces and smooth stand-ins; reference: the implicit-function
+formula with dense Hessians at the current weights). Reports cosine similarity
 and relative error vs exact, median wall time and peak tensor memory per hypergradient (also as
 a multiple of one plain lower gradient), over a sweep of each method's knobs and over problem
 sizes spanning three decades (with fitted log-log slopes).
@@ -33,7 +35,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.hypergrad", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
-                        help="quick profile (about 2 minutes on 2 CPU cores): knob sweep at two "
+                        help="quick profile (about 4 minutes on 2 CPU cores): knob sweep at two "
                              "sizes per case, 11 timed calls; without it the full profile runs "
                              "the sweep at every size with 20 timed calls")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",

@@ -18,9 +18,10 @@ theorem formula *at the current parameters and batches*::
 float64 (the problems are cast to float64 for the computation and back) and applied through
 their eigendecomposition (:class:`~benchmarks.hypergrad.reference.SpectralSolve`): the exact
 inverse on every non-zero eigenvalue, whatever its sign, and zero on exactly-null directions
-(dead ReLU units, biases before a per-channel normalisation). These Hessians are indefinite
-(about half their eigenvalues are negative) with eigenvalues down to ``|lambda| ~ 1e-6``, so
-the reference is dominated by a few near-null directions; :attr:`E2EAugCase.spectra` holds the
+(``|lambda| <= 1e-12 max|lambda|``: dead ReLU units of the generator). These Hessians are
+indefinite (about half their eigenvalues are negative) with non-zero eigenvalues down to
+``|lambda| ~ 1e-6`` (condition numbers 1e5 to 1e10), so the reference is dominated by a few
+near-null directions; :attr:`E2EAugCase.spectra` holds the
 spectrum of each Hessian of the last reference. Neumann series diverge on such Hessians and
 conjugate gradients stop at the first negative curvature: neither can be iterated to
 convergence, which is why the reference is dense. The ``identity`` form (every inverse Hessian
@@ -30,8 +31,10 @@ replaced by the identity: what ``darts`` estimates and what ``reference_alpha_gr
 :class:`E2EAugSmoothCase` replaces pix2pix's kinked pieces (ReLU/LeakyReLU, max-pool, L1) by
 SiLU, average pooling and Huber, as ``tests.core_helpers.SMOOTH`` does. ``darts``' central
 differences converge to autograd's second derivatives only where the losses are twice
-differentiable: on the kinked defaults, gradient jumps at kinks crossed by the perturbation
-enter ``(g(w + eps v) - g(w - eps v)) / 2 eps`` at O(1) size (see docs/benchmarks.md).
+differentiable: on the kinked defaults, every gradient jump at a kink the perturbation crosses
+enters ``(g(w + eps v) - g(w - eps v)) / 2 eps`` divided by ``2 eps``, an O(1) or larger error,
+until ``darts_alpha`` is so small (1e-4 to 1e-6 at these sizes) that no kink is crossed; see
+:func:`darts_table` and docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ import torch
 from betty.configs import Config
 from betty.hypergradient import jvp_fn_mapping
 
-from benchmarks.hypergrad import methods
+from benchmarks.hypergrad import measure, methods
 from benchmarks.hypergrad.case import Case, Reference, Wiring
 from benchmarks.hypergrad.methods import Method
 from benchmarks.hypergrad.reference import SpectralSolve, Spectrum, ift_dense
@@ -71,15 +74,17 @@ def sweep_methods() -> Tuple[Method, ...]:
 
     ``darts_alpha`` goes down to 1e-6, where the perturbation stops crossing ReLU/max-pool/L1
     kinks on the pix2pix variant. One Hessian-vector product costs 20 to 40 ms here, whatever
-    the width (small convolutions are overhead-bound), so long Neumann/CG runs are left out;
-    they diverge or stop early on these indefinite Hessians anyway. ``neumann_alpha = 0.01``
-    is below ``2 / lambda_max`` of both Hessians (``lambda_max`` up to about 100).
+    the width (small convolutions are overhead-bound), and the CPU peak-memory tracker of
+    :mod:`~benchmarks.hypergrad.measure` slows a 10-iteration Neumann call to about 20 s, so
+    long Neumann/CG runs are left out; they diverge or stop early on these indefinite Hessians
+    anyway. ``neumann_alpha = 0.01`` is below ``2 / lambda_max`` of both Hessians
+    (``lambda_max`` up to about 100), so only the negative eigenvalues make Neumann diverge.
     """
     return (
         *(methods.darts(a) for a in (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)),
-        *(methods.neumann(k, 0.01) for k in (1, 3, 10, 30)),
-        methods.cg(1), methods.cg(5),
-        *(methods.cg_fixed(k) for k in (1, 5, 20)),
+        *(methods.neumann(k, 0.01) for k in (1, 3, 10)),
+        methods.cg(1), methods.cg(3),
+        methods.cg_fixed(1), methods.cg_fixed(20),
         methods.sama(0.01), methods.sama(1.0),
     )
 
@@ -169,12 +174,23 @@ class E2EAugCase(Case):
             reference, self.spectra = self._cache[key]
             return reference
         solve = SpectralSolve()
-        with _float64(wiring):
-            reference = Reference(exact=ift_dense(wiring.upper, solve=solve),
-                                  identity=ift_dense(wiring.upper, identity=True))
+        reference = Reference(exact=self.spectral(wiring, solve), identity=self.identity(wiring))
         self.spectra = dict(solve.spectra)
         self._cache[key] = (reference, self.spectra)
         return reference
+
+    @staticmethod
+    def spectral(wiring: Wiring, solve: SpectralSolve) -> torch.Tensor:
+        """The IFT formula in float64 with each ``H^{-1}`` applied by ``solve``: the reference
+        for the default :class:`SpectralSolve`, e.g. Neumann partial sums for another ``f``."""
+        with _float64(wiring):
+            return ift_dense(wiring.upper, solve=solve)
+
+    @staticmethod
+    def identity(wiring: Wiring) -> torch.Tensor:
+        """The identity form in float64 (cheap: no Hessian), what ``darts`` estimates."""
+        with _float64(wiring):
+            return ift_dense(wiring.upper, identity=True)
 
 
 class E2EAugSmoothCase(E2EAugCase):
@@ -251,5 +267,51 @@ def _fingerprint(wiring: Wiring) -> str:
     tensors += [t for problem in wiring.problems for t in problem.cur_batch]
     for tensor in tensors:
         digest.update(str((tensor.dtype, tuple(tensor.shape))).encode())
-        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        raw = tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
+        digest.update(raw.numpy().tobytes())
     return digest.hexdigest()
+
+
+DARTS_ALPHAS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7)
+"""``darts_alpha`` values of :func:`darts_table`."""
+
+
+def darts_table(size: int = 1, seed: int = 0, device: str = "cpu") -> str:
+    """Markdown: cosine of ``darts`` with the float64 identity form against ``darts_alpha``,
+    for both variants in float32 and float64, plus the Hessian spectra of the reference.
+
+    Run it with ``python -m benchmarks.hypergrad.e2eaug_case [size] [seed]`` (about a minute).
+    """
+    alphas = " | ".join(f"{a:g}" for a in DARTS_ALPHAS)
+    lines = [f"| case | dtype | {alphas} |", "|---|---|" + "---|" * len(DARTS_ALPHAS)]
+    spectra = []
+    for cls in (E2EAugCase, E2EAugSmoothCase):
+        for dtype in (torch.float32, torch.float64):
+            case = cls(size, seed=seed, dtype=dtype)
+            wiring = case.build(methods.darts(0.01).config, torch.optim.Adam, device)
+            wiring.load_batches()
+            identity = case.identity(wiring)
+            restore = measure.snapshot(wiring.lower_parameters())
+            cells = []
+            for alpha in DARTS_ALPHAS:
+                restore()  # Betty's darts restores the weights only up to rounding
+                configure(wiring.engine, methods.darts(alpha).config)
+                estimate = measure.hypergradient(wiring.upper)
+                cells.append(f"{measure.cosine(estimate, identity):.3f}")
+            lines.append(f"| {case.name}-{size} | {str(dtype)[6:]} | {' | '.join(cells)} |")
+            if dtype == torch.float32:
+                case.exact(wiring)
+                spectra += [f"- {case.name}-{size} `{name}`: {spectrum}"
+                            for name, spectrum in case.spectra.items()]
+    return "\n".join(lines + [""] + spectra) + "\n"
+
+
+if __name__ == "__main__":
+    import logging
+    import sys
+
+    from betty.logging.logger_base import get_logger
+
+    torch.set_num_threads(1)
+    get_logger().setLevel(logging.WARNING)
+    print(darts_table(*(int(arg) for arg in sys.argv[1:3])))

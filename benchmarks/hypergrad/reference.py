@@ -95,7 +95,8 @@ class Spectrum:
         return max(abs(self.lowest), abs(self.highest)) / self.smallest_kept
 
     def __str__(self) -> str:
-        return (f"n={self.n} eig [{self.lowest:.3g}, {self.highest:.3g}], {self.negative} negative, "
+        return (f"n={self.n} eig [{self.lowest:.3g}, {self.highest:.3g}], "
+                f"{self.negative} negative, "
                 f"{self.null} null, min kept |eig| {self.smallest_kept:.2e}, "
                 f"condition {self.condition:.2e}")
 

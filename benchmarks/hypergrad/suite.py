@@ -54,7 +54,8 @@ PROFILES = {
     "smoke": Profile("smoke", (("ridge", 8), ("chain", 4)), (("ridge", (8, 16)),),
                      methods.smoke(), methods.smoke(), repeats=1, warmup=0),
     "quick": Profile("quick", (("ridge", 1000), ("ridge", 10000), ("chain", 100), ("chain", 1000),
-                               ("e2eaug", 1, sweep_methods()), ("e2eaug_smooth", 1, sweep_methods())),
+                               ("e2eaug", 1, sweep_methods()),
+                               ("e2eaug_smooth", 1, sweep_methods())),
                      (("ridge", (10, 100, 1000, 10000)), ("chain", (10, 100, 1000))),
                      methods.knob_sweep(), methods.representatives(), repeats=11, warmup=3),
     "full": Profile("full", tuple(("ridge", d) for d in (10, 100, 1000, 10000))
@@ -96,7 +97,9 @@ def measure_case(case: Case, settings: Tuple[Method, ...], device: str, repeats:
 
     A case with a true ``costly_reference`` attribute (the dense e2eaug reference takes
     seconds) has its reference timed once, by ``case.exact(wiring, cached=False)``, instead of
-    over ``repeats`` calls; its ``exact`` may cache references by state across wirings.
+    over ``repeats`` calls, and its peak memory measured on CUDA only (the CPU tracker would
+    take minutes through thousands of Hessian rows); its ``exact`` may cache references by
+    state across wirings.
 
     Returns:
         Rows with keys ``case, size, n_lower, method, knobs, series, cosine, rel_error,
@@ -107,9 +110,11 @@ def measure_case(case: Case, settings: Tuple[Method, ...], device: str, repeats:
     floor_s, floor_b = _cost(lambda: measure.plain_gradients(wiring.lowers), lambda: None,
                              device, repeats, warmup)
     reference = case.exact(wiring)
-    if getattr(case, "costly_reference", False):  # e.g. dense Hessians: time one uncached call
-        exact_s, exact_b = _cost(lambda: case.exact(wiring, cached=False), lambda: None, device,
-                                 1, 0)
+    if getattr(case, "costly_reference", False):  # e.g. dense Hessians: one uncached call
+        exact_s = measure.median_time(lambda: case.exact(wiring, cached=False), lambda: None,
+                                      device, 1, 0)
+        exact_b = (measure.peak_memory(lambda: case.exact(wiring, cached=False), device)
+                   if device == "cuda" else math.nan)
     else:
         exact_s, exact_b = _cost(lambda: case.exact(wiring), lambda: None, device, repeats,
                                  warmup)
