@@ -53,16 +53,7 @@ def test_neumann_with_many_small_steps_converges_on_ridge():
     assert measure.relative_error(estimate, reference.exact) < 1e-6
 
 
-@pytest.fixture
-def one_thread():
-    """As the CLI does: several threads stall whenever another process takes a core."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_smoke_profile_has_a_row_for_every_method(tmp_path, one_thread):
+def test_smoke_profile_has_a_row_for_every_method(tmp_path):
     rows = suite.run(suite.PROFILES["smoke"], seed=0, device="cpu", progress=lambda line: None)
     for key in {(r["study"], r["case"], r["size"]) for r in rows}:
         assert {r["method"] for r in rows if (r["study"], r["case"], r["size"]) == key} \

@@ -3,17 +3,8 @@
 import json
 
 import pytest
-import torch
 
 from examples.ssl_gan.run import main, parse_args
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_help_documents_both_modes(capsys):

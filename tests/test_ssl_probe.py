@@ -1,19 +1,9 @@
 """Linear probe on frozen features."""
 
-import pytest
 import torch
 from torch import nn
 
 from e2eaug.ssl.probe import extract_features, linear_probe, stratified_split
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Thousands of tiny Adam steps: one thread avoids OpenMP stalls on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_probe_separates_a_separable_toy_set():

@@ -20,15 +20,6 @@ from e2eaug.ssl.style_gan import Discriminator, StyleGenerator
 from e2eaug.ssl.views import ViewConfig
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Many tiny ops: one thread avoids OpenMP stalls on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class TinyBackbone(nn.Module):
     feature_dim = 8
 
