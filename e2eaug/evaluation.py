@@ -7,14 +7,14 @@ from typing import Dict
 import torch
 
 from e2eaug.losses import segmentation_loss
-from e2eaug.metrics import dice_per_image, jaccard_per_image
+from e2eaug.metrics import binarize, dice_per_image, jaccard_per_image
 
 
 @torch.no_grad()
 def evaluate_segmenter(
     model: torch.nn.Module, dataset, device: torch.device | str, batch_size: int = 32
 ) -> Dict[str, float]:
-    """Mean per-image Dice and Jaccard of ``model`` (logits > 0) on ``dataset``, plus BCE loss.
+    """Mean per-image Dice and Jaccard of ``model`` (sigmoid > 0.5) on ``dataset``, plus BCE loss.
 
     ``dataset`` has ``images [N,C,H,W]`` and ``masks [N,1,H,W]`` tensors. The model is put in
     eval mode and restored to its previous mode afterwards.
@@ -30,7 +30,7 @@ def evaluate_segmenter(
         masks = dataset.masks[start : start + batch_size].to(device)
         logits = model(images)
         loss_sum += segmentation_loss(logits, masks).item() * len(images)
-        pred = (logits > 0).float()
+        pred = binarize(logits)
         dice.append(dice_per_image(pred, masks).cpu())
         jaccard.append(jaccard_per_image(pred, masks).cpu())
     model.train(was_training)
