@@ -29,6 +29,7 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 def _cmd_train(args: argparse.Namespace, then_evaluate: bool) -> int:
     from e2eaug import jobs
     from e2eaug.config import load_config
+    from e2eaug.engines import check_device
     from e2eaug.rundir import RunDir
 
     if args.resume:
@@ -40,6 +41,7 @@ def _cmd_train(args: argparse.Namespace, then_evaluate: bool) -> int:
         cfg = run.read_config(args.overrides)
     else:
         cfg = load_config(args.config, args.overrides)
+        check_device(cfg.engine.device)  # before the run folder exists
         run = RunDir.create(cfg.out_dir, cfg.name)
     print(f"run folder: {run.path}")
     run, best = jobs.train(cfg, run, resume=bool(args.resume))

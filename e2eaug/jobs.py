@@ -37,7 +37,7 @@ def train(cfg: RunConfig, run: Optional[RunDir] = None, resume: bool = False) ->
     run.write_config(cfg)
     engine, data = _engine(cfg, run)
     if resume:
-        engine.load_state_dict(run.load_checkpoint("last", map_location=engine.device))
+        engine.load_state_dict(run.load_checkpoint("last"))
         run.truncate_metrics(engine.global_step)
         print(f"resuming {run.path} from step {engine.global_step}")
     best = engine.run()  # the engine saved last.pt (and best.pt) at its final validation
@@ -62,7 +62,7 @@ def load_run(run: RunDir, which: str = "best"):
     """The run's engine (problems built from its config) with a checkpoint loaded."""
     cfg = run.read_config()
     engine, data = _engine(cfg)
-    engine.load_state_dict(run.load_checkpoint(which, map_location=engine.device))
+    engine.load_state_dict(run.load_checkpoint(which))
     return cfg, engine, data
 
 

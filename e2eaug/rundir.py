@@ -107,13 +107,17 @@ class RunDir:
         """Atomically write ``last.pt`` or ``best.pt``."""
         return atomic_torch_save(state, self.checkpoint_path(which))
 
-    def load_checkpoint(self, which: str, map_location: Any = "cpu") -> Dict[str, Any]:
-        """Load a checkpoint with ``weights_only=True``; clear errors naming the file."""
+    def load_checkpoint(self, which: str) -> Dict[str, Any]:
+        """Load a checkpoint onto the CPU with ``weights_only=True``; clear errors naming the file.
+
+        ``load_state_dict`` of the engine's modules and optimizers then copies each tensor to
+        its device, and the RNG states stay the CPU byte tensors torch's setters need.
+        """
         path = self.checkpoint_path(which)
         if not path.is_file():
             raise CheckpointError(f"checkpoint not found: {path}")
         try:
-            state = torch.load(path, map_location=map_location, weights_only=True)
+            state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # torch raises several types for truncated/garbled files
             raise CheckpointError(f"cannot read checkpoint {path}: {err}") from err
         if not isinstance(state, dict) or "problems" not in state or "global_step" not in state:

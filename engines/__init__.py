@@ -1,6 +1,6 @@
 """Betty engines of e2eaug (installed as ``e2eaug.engines``)."""
 
 from .build import build_engine
-from .e2eaug_engine import E2EAugEngine
+from .e2eaug_engine import E2EAugEngine, check_device
 
-__all__ = ["E2EAugEngine", "build_engine"]
+__all__ = ["E2EAugEngine", "build_engine", "check_device"]

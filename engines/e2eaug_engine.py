@@ -13,7 +13,7 @@ from betty.engine import Engine
 from betty.logging.logger_base import get_logger
 from tqdm.auto import tqdm
 
-from e2eaug.config import EngineSettings
+from e2eaug.config import ConfigError, EngineSettings
 from e2eaug.evaluation import evaluate_segmenter
 from e2eaug.problems import names
 from e2eaug.rundir import RunDir
@@ -21,12 +21,21 @@ from e2eaug.rundir import RunDir
 _STRATEGY = {"auto": "default", "cpu": "cpu", "cuda": "gpu"}
 
 
-def _strategy(device: str) -> str:
+def check_device(device: str) -> str:
+    """Betty's strategy for ``engine.device``; :class:`ConfigError` if this machine lacks it."""
     if device not in _STRATEGY:
-        raise ValueError(f"engine.device must be one of {sorted(_STRATEGY)}, got {device!r}")
+        raise ConfigError(f"engine.device must be one of {sorted(_STRATEGY)}, got {device!r}")
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("engine.device is 'cuda' but no CUDA device is available")
+        raise ConfigError(
+            "engine.device is 'cuda' but torch finds no CUDA device here; "
+            "use engine.device=auto or engine.device=cpu"
+        )
     return _STRATEGY[device]
+
+
+def _cpu_bytes(state: torch.Tensor) -> torch.Tensor:
+    """An RNG state as torch's setters want it (a CPU ByteTensor), wherever it was loaded."""
+    return state.to(device="cpu", dtype=torch.uint8)
 
 
 class E2EAugEngine(Engine):
@@ -73,7 +82,7 @@ class E2EAugEngine(Engine):
         config = EngineConfig(
             train_iters=settings.train_iters,
             valid_step=settings.valid_every,
-            strategy=_strategy(settings.device),
+            strategy=check_device(settings.device),
         )
         super().__init__(problems=problems, config=config, dependencies=dependencies)
         patience, factor = plateau
@@ -188,7 +197,11 @@ class E2EAugEngine(Engine):
         return state
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict`; problem names must match."""
+        """Restore a :meth:`state_dict`; problem names must match.
+
+        Tensors may come on any device: modules and optimizers copy them to their own, RNG
+        states are handed to torch as CPU byte tensors.
+        """
         saved, ours = set(state["problems"]), {p.name for p in self.problems}
         if saved != ours:
             raise ValueError(f"checkpoint has problems {sorted(saved)}, this run has {sorted(ours)}")
@@ -198,8 +211,8 @@ class E2EAugEngine(Engine):
         self.best = dict(state["best"])
         self.stale = int(state["stale"])
         self.pretrained = bool(state["pretrained"])
-        torch.set_rng_state(state["rng_cpu"])
+        torch.set_rng_state(_cpu_bytes(state["rng_cpu"]))
         if "rng_cuda" in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng_cuda"])
+            torch.cuda.set_rng_state_all([_cpu_bytes(s) for s in state["rng_cuda"]])
         if self.plateau is not None and "plateau" in state:
             self.plateau.load_state_dict(state["plateau"])

@@ -88,3 +88,13 @@ def test_bad_input_gives_clear_errors(tiny_yaml, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "best.pt" in err and "cannot read checkpoint" in err
     assert run.checkpoint_path("last").is_file()  # the other checkpoint is untouched
+
+
+def test_cuda_without_a_gpu_is_one_line_and_no_run_folder(tiny_yaml, tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["run", "--config", str(tiny_yaml), "--set", "engine.device=cuda"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("e2eaug: error: engine.device is 'cuda'")
+    assert not (tmp_path / "runs").exists()

@@ -45,6 +45,14 @@ def test_overrides_parse_yaml_values():
     assert cfg.data.shifted_domains == ["ood"]
 
 
+def test_exponent_floats_without_a_dot_are_floats():
+    # YAML 1.1 reads 1e-5 as a string; a float field takes it as the number it means
+    cfg = load_config("skin_synthetic", ["seg.hypergrad.darts_alpha=1e-5", "seg.lam=-2E+0"])
+    assert cfg.seg.hypergrad.darts_alpha == 1e-5 and cfg.seg.lam == -2.0
+    with pytest.raises(ConfigError, match=r"seg\.lam"):
+        load_config("skin_synthetic", ["seg.lam=1e"])
+
+
 def test_wrong_type_is_named():
     with pytest.raises(ConfigError, match=r"engine\.train_iters"):
         load_config("skin_synthetic", ["engine.train_iters=many"])

@@ -151,10 +151,7 @@ class E2EAugCase(Case):
         engine = build_engine(cfg, build_data(cfg.data))
         arch, seg, gan = (getattr(engine, name) for name in names.ALL)
         if self.dtype != torch.float32:
-            for problem in (arch, seg, gan):
-                problem.get_batch = _cast_batches(problem.get_batch, self.dtype)
-            for module in _modules(arch, seg, gan):
-                module.to(self.dtype)
+            cast(engine, self.dtype)
         engine.train()
         for _ in range(self.pre_steps):
             engine.global_step += 1
@@ -221,6 +218,16 @@ def configure(engine, config: Config) -> None:
                                  f"from the built problem's {getattr(problem.config, field)!r}")
         problem._config = dataclasses.replace(
             problem.config, **{field: getattr(config, field) for field in METHOD_FIELDS})
+
+
+def cast(engine, dtype: torch.dtype) -> None:
+    """Run a freshly built e2eaug engine in ``dtype``: every module the three losses read and
+    every batch the problems load (float64 makes finite differences CPU-independent)."""
+    problems = [getattr(engine, name) for name in names.ALL]
+    for problem in problems:
+        problem.get_batch = _cast_batches(problem.get_batch, dtype)
+    for module in _modules(*problems):
+        module.to(dtype)
 
 
 def _cast_batches(get_batch, dtype: torch.dtype):
