@@ -1,17 +1,21 @@
-"""Wall time and peak memory of one global step: e2eaug (darts, neumann) against baselines.
+"""Wall time and peak memory of one global step: e2eaug (darts, neumann) beside its baselines.
 
     python -m benchmarks.step_cost [--size 64] [--repeats 10] [--warmup 2] [--device auto] [--threads 1]
 
 Each configuration runs in a fresh subprocess so its peak memory is its own: peak RSS growth
 over the process after building (CPU) or ``torch.cuda.max_memory_allocated`` (CUDA). Times are
-medians of ``--repeats`` steps after ``--warmup`` steps. Configurations:
+medians of ``--repeats`` global steps after ``--warmup`` steps, each step exactly what the
+engine runs for that augmenter (no pretraining). Configurations (``augmenter.name``):
 
-- ``e2eaug-darts`` / ``e2eaug-darts_shared`` / ``e2eaug-neumann``: one global step of the
-  three-level engine (gan step + discriminator step, seg step, arch step with hypergradients);
-  ``darts_shared`` is e2eaug's darts that evaluates the seg hop once for both paths.
-- ``seg-only``: one plain segmentation step on real pairs (no generator).
-- ``separate``: one GAN step (+ discriminator) and one segmentation step on real + generated
-  pairs, no hypergradient: the separately trained GAN pipeline.
+- ``e2eaug-darts`` / ``e2eaug-darts_shared`` / ``e2eaug-neumann``: the three levels (GAN step +
+  discriminator step, seg step, arch step with hypergradients); ``darts_shared`` is e2eaug's
+  darts that evaluates the seg hop once for both paths (seg level; darts at the GAN level).
+- ``none``: the segmenter alone on real pairs.
+- ``combine``: the segmenter on real + rotated/flipped/translated real pairs.
+- ``pix2pix``: the segmenter on real + pairs from a frozen generator (the separate GAN once
+  trained).
+- ``gan_joint``: GAN step + discriminator step and seg step, no hypergradient: also the
+  per-step cost of training the separate GAN; the table's reference.
 """
 
 from __future__ import annotations
@@ -23,28 +27,32 @@ import resource
 import statistics
 import sys
 import time
-from typing import Callable, Dict, List
+from typing import Dict, List
 
 import torch
 
-CASES = ("e2eaug-darts", "e2eaug-darts_shared", "e2eaug-neumann", "seg-only", "separate")
+CASES = ("e2eaug-darts", "e2eaug-darts_shared", "e2eaug-neumann", "none", "combine", "pix2pix", "gan_joint")
+REFERENCE = "gan_joint"
 
 
-def _overrides(size: int, device: str, method: str) -> List[str]:
-    """The default preset at ``size`` px with ``method`` at both levels (``darts_shared``: at
-    the seg level, with ``darts`` at the gan level, where only one path passes)."""
-    return [
+def _overrides(case: str, size: int, device: str) -> List[str]:
+    """The default preset at ``size`` px for ``case``."""
+    name, _, method = case.partition("-")
+    out = [
         f"data.image_size={size}",
         "data.n_train=16",
         "data.n_val=8",
         "data.n_test=4",
         "data.shifted_domains=[]",
-        "augmenter.pretrain_steps=0",
-        f"augmenter.hypergrad.type={'darts' if method == 'darts_shared' else method}",
-        f"seg.hypergrad.type={method}",
+        f"augmenter.name={name}",
+        "augmenter.pretrain_steps=1",  # pix2pix needs some; not timed
         f"engine.device={device}",
         "engine.progress=false",
     ]
+    if method:
+        out += [f"augmenter.hypergrad.type={'darts' if method == 'darts_shared' else method}",
+                f"seg.hypergrad.type={method}"]
+    return out
 
 
 def _rss_mib() -> float:
@@ -54,30 +62,19 @@ def _rss_mib() -> float:
 def _measure(case: str, size: int, device: str, repeats: int, warmup: int, threads: int, queue) -> None:
     """Build the case, time its step, report through ``queue`` (runs in a subprocess)."""
     torch.set_num_threads(threads)
-    from e2eaug.config import load_config
+    from e2eaug.run_config import load_config
     from e2eaug.data import build_data
     from e2eaug.engines import build_engine
-    from e2eaug.problems import names
 
-    method = case.split("-", 1)[1] if case.startswith("e2eaug-") else "darts"
-    cfg = load_config("skin_synthetic", _overrides(size, device, method))
+    cfg = load_config("skin_synthetic", _overrides(case, size, device))
     engine = build_engine(cfg, build_data(cfg.data))
-    gan, seg = getattr(engine, names.GAN), getattr(engine, names.SEG)
+    engine.pretrain_augmenter()
     engine.train()
 
-    def e2eaug_step() -> None:
+    def step() -> None:
         engine.global_step += 1
         engine.train_step()
 
-    def seg_only() -> None:
-        seg.settings.lam = 0.0
-        seg.one_step_descent()
-
-    def separate() -> None:
-        gan.one_step_descent()
-        seg.one_step_descent()
-
-    step: Callable[[], None] = {"seg-only": seg_only, "separate": separate}.get(case, e2eaug_step)
     base_rss = _rss_mib()  # after building: the growth is what steps allocate (peak RSS)
     for _ in range(warmup):
         step()
@@ -126,10 +123,10 @@ def main(argv: List[str] | None = None) -> int:
             rows.append(row)
             print(f"measured {case} on {device}: {row['median_s']:.3f} s", file=sys.stderr)
     print(f"\nstep cost at {args.size} px (median of {args.repeats} steps after {args.warmup} warm-up)\n")
-    print("| device | case | median s/step | x separate | peak MiB | memory measure |")
+    print(f"| device | case | median s/step | x {REFERENCE} | peak MiB | memory measure |")
     print("|---|---|---:|---:|---:|---|")
     for device in devices:
-        ref = next(r for r in rows if r["case"] == "separate" and r["device"].startswith(device))
+        ref = next(r for r in rows if r["case"] == REFERENCE and r["device"].startswith(device))
         for r in (r for r in rows if r["device"].startswith(device)):
             print(f"| {r['device']} | {r['case']} | {r['median_s']:.4f} | {r['median_s'] / ref['median_s']:.2f} "
                   f"| {r['peak_mib']:.1f} | {r['memory']} |")

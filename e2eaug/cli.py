@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-DEFAULT_CONFIG = "skin_synthetic"
+DEFAULT_CONFIG = "skin_synthetic"  # = e2eaug.run_config.DEFAULT_PRESET (not imported: fast --help)
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -22,14 +22,14 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config value, e.g. --set seg.lam=0.5 (repeatable; value parsed as YAML)",
+        help="override a config value, e.g. --set augmenter.name=combine (repeatable; value parsed as YAML)",
     )
 
 
 def _cmd_train(args: argparse.Namespace, then_evaluate: bool) -> int:
     from e2eaug import jobs
-    from e2eaug.config import load_config
     from e2eaug.engines import check_device
+    from e2eaug.run_config import load_config
     from e2eaug.rundir import RunDir
 
     if args.resume:
@@ -96,7 +96,7 @@ def _cmd_preview(args: argparse.Namespace) -> int:
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:
-    from e2eaug.config import PRESETS_DIR, preset_names
+    from e2eaug.run_config import PRESETS_DIR, preset_names
 
     for name in preset_names():
         print(f"{name:<18} {PRESETS_DIR / (name + '.yaml')}")
@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, helptext in (
         ("run", "train on a config, then evaluate the best checkpoint on every test set (make run)"),
-        ("train", "train the three-level optimisation on a config"),
+        ("train", "train the segmenter with the configured augmenter (e2eaug: three levels)"),
     ):
         p = sub.add_parser(name, help=helptext, description=helptext)
         _add_config_args(p)

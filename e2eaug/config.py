@@ -1,8 +1,9 @@
-"""Typed configuration: one dataclass per component, loaded from YAML, unknown keys rejected.
+"""Typed configuration: YAML <-> dataclasses, unknown keys rejected, and the shared sections.
 
-``load_config(path, overrides)`` reads a YAML file into :class:`RunConfig`; overrides are
-``"a.b=value"`` strings whose value is parsed as YAML (``--set seg.lam=0.5``). ``to_dict``
-gives the fully resolved config back for saving next to a run's outputs.
+This module is the generic loader (:func:`from_dict`, :func:`to_dict`, :func:`apply_overrides`,
+:func:`read_yaml`) plus the small sections every level uses (components chosen by name,
+optimizers, hypergradients, data). Each level's own dataclass lives beside its owner; the whole
+run's :class:`~e2eaug.run_config.RunConfig` and ``load_config`` are in :mod:`e2eaug.run_config`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 import yaml
 
@@ -26,10 +27,22 @@ class ConfigError(ValueError):
 
 @dataclass
 class ComponentConfig:
-    """A registered component chosen by name, with keyword arguments for its builder."""
+    """A registered component chosen by name, with keyword arguments for its builder.
+
+    A dataclass field of this type names its registry in its metadata
+    (``field(..., metadata={"registry": "segmenter"})``) so that :func:`check_components` can
+    check ``name`` and ``kwargs`` when the config is loaded.
+    """
 
     name: str = ""
     kwargs: Dict[str, Any] = field(default_factory=dict)
+
+
+def component(registry: str, name: str, **kwargs: Any) -> Any:
+    """A ``ComponentConfig`` field whose default is ``name(**kwargs)`` from ``registry``."""
+    return field(
+        default_factory=lambda: ComponentConfig(name, dict(kwargs)), metadata={"registry": registry}
+    )
 
 
 @dataclass
@@ -115,14 +128,19 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     return value
 
 
-def from_dict(cls: Any, data: Dict[str, Any], prefix: str = "") -> Any:
-    """Build dataclass ``cls`` from ``data``; unknown keys raise :class:`ConfigError`."""
+def from_dict(cls: Any, data: Dict[str, Any], prefix: str = "", ignored: Iterable[str] = ()) -> Any:
+    """Build dataclass ``cls`` from ``data``; unknown keys raise :class:`ConfigError`.
+
+    Top-level keys in ``ignored`` are dropped instead (settings meant for another class that
+    may share the section, e.g. another augmenter's).
+    """
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix or cls.__name__}: expected a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
+    data = {k: v for k, v in data.items() if k in names or k not in set(ignored)}
     unknown = sorted(set(data) - names)
     if unknown:
         where = f"{prefix}." if prefix else ""
@@ -135,6 +153,37 @@ def from_dict(cls: Any, data: Dict[str, Any], prefix: str = "") -> Any:
         for name, value in data.items()
     }
     return cls(**kwargs)
+
+
+def check_components(cfg: Any, prefix: str = "") -> None:
+    """Check every :class:`ComponentConfig` in ``cfg`` (recursively) against its registry.
+
+    An unknown ``name`` or a keyword its builder does not take is a :class:`ConfigError`
+    naming the key, now rather than as a traceback when the model is built.
+    """
+    import inspect
+
+    from e2eaug.registry import REGISTRIES
+
+    for f in dataclasses.fields(cfg):
+        value, key = getattr(cfg, f.name), f"{prefix}{f.name}"
+        if isinstance(value, ComponentConfig) and "registry" in f.metadata:
+            registry = REGISTRIES[f.metadata["registry"]]
+            try:
+                builder = registry.get(value.name)
+            except KeyError as err:
+                raise ConfigError(f"{key}.name: {err.args[0]}") from None
+            params = inspect.signature(builder).parameters.values()
+            if not any(p.kind is p.VAR_KEYWORD for p in params):
+                accepted = {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+                unknown = sorted(set(value.kwargs) - accepted)
+                if unknown:
+                    raise ConfigError(
+                        f"{key}.kwargs: {registry.kind} {value.name!r} takes no {', '.join(unknown)}; "
+                        f"it takes: {', '.join(sorted(accepted))}"
+                    )
+        elif dataclasses.is_dataclass(value):
+            check_components(value, f"{key}.")
 
 
 def to_dict(obj: Any) -> Any:
@@ -209,161 +258,3 @@ class HypergradConfig:
     cg_iterations: int = 1
     cg_alpha: float = 1.0
     sama_adam_alpha: float = 1.0
-
-
-@dataclass
-class MaskAugConfig:
-    """Random geometric augmentation of real masks before they are fed to the generator."""
-
-    ops: List[str] = field(default_factory=lambda: ["rotate", "flip", "translate"])
-    max_degrees: float = 30.0
-    max_fraction: float = 0.1
-    p_flip: float = 0.5
-
-
-# ----------------------------------------------------------------------------- levels
-
-
-@dataclass
-class GANConfig:
-    """The augmenter level: a mask-to-image conditional GAN (pix2pix-style)."""
-
-    name: str = "gan"
-    generator: ComponentConfig = field(
-        default_factory=lambda: ComponentConfig("searchable", {"depth": 3, "base_width": 16})
-    )
-    discriminator: ComponentConfig = field(
-        default_factory=lambda: ComponentConfig("patch", {"base_width": 16, "n_layers": 2, "norm": "instance"})
-    )
-    optimizer: OptimConfig = field(
-        default_factory=lambda: OptimConfig("adam", 2e-4, [0.5, 0.999], 0.0, 0.0)
-    )
-    disc_optimizer: OptimConfig = field(
-        default_factory=lambda: OptimConfig("adam", 2e-4, [0.5, 0.999], 0.0, 0.0)
-    )
-    l1_weight: float = 100.0
-    reconstruction: str = "l1"
-    batch_size: int = 8
-    unroll_steps: int = 1
-    pretrain_steps: int = 0
-    hypergrad: HypergradConfig = field(default_factory=HypergradConfig)
-
-
-@dataclass
-class SegConfig:
-    """The segmentation level: real pairs plus ``lam`` x generated pairs."""
-
-    segmenter: ComponentConfig = field(
-        default_factory=lambda: ComponentConfig("unet", {"depth": 3, "base_width": 16, "norm": "group"})
-    )
-    optimizer: OptimConfig = field(default_factory=lambda: OptimConfig("adam", 1e-3))
-    lam: float = 1.0
-    loss: str = "bce"
-    batch_size: int = 8
-    unroll_steps: int = 1
-    mask_aug: MaskAugConfig = field(default_factory=MaskAugConfig)
-    plateau_patience: int = 0
-    plateau_factor: float = 0.5
-    hypergrad: HypergradConfig = field(default_factory=HypergradConfig)
-
-
-@dataclass
-class ArchConfig:
-    """The architecture level: ``alpha`` minimises the segmentation loss on validation pairs."""
-
-    optimizer: OptimConfig = field(
-        default_factory=lambda: OptimConfig("adam", 3e-3, [0.5, 0.999], 0.0, 1e-3)
-    )
-    batch_size: int = 8
-
-
-@dataclass
-class EngineSettings:
-    """The training loop: length, validation cadence, early stopping, device.
-
-    ``num_threads`` sets torch's CPU threads (0 keeps torch's default). Small models on a
-    shared or small CPU run faster on one thread than on oversubscribed cores.
-    """
-
-    train_iters: int = 600
-    valid_every: int = 100
-    early_stop_patience: int = 0
-    device: str = "auto"
-    num_threads: int = 0
-    progress: bool = True
-
-
-@dataclass
-class RunConfig:
-    """A whole e2eaug run.
-
-    ``augmenter`` is parsed by the config class of the augmenter problem registered under its
-    ``name`` (``gan`` by default, :class:`GANConfig`), so a plug-in augmenter brings its own keys.
-    ``plugins`` lists modules imported before anything is built (where plug-ins register).
-    """
-
-    name: str = "e2eaug"
-    seed: int = 0
-    out_dir: str = "runs"
-    plugins: List[str] = field(default_factory=list)
-    data: DataConfig = field(default_factory=DataConfig)
-    augmenter: Any = field(default_factory=GANConfig)
-    seg: SegConfig = field(default_factory=SegConfig)
-    arch: ArchConfig = field(default_factory=ArchConfig)
-    engine: EngineSettings = field(default_factory=EngineSettings)
-
-
-PRESETS_DIR = Path(__file__).resolve().parent / "configs"
-
-
-def preset_names() -> List[str]:
-    """Names of the YAML presets shipped in ``e2eaug/configs``."""
-    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
-
-
-def resolve_config_path(name_or_path: str) -> Path:
-    """A preset name (``skin_synthetic``) or a path to a YAML file."""
-    path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        return path
-    preset = PRESETS_DIR / f"{name_or_path}.yaml"
-    if not preset.is_file():
-        raise ConfigError(
-            f"no config file or preset named {name_or_path!r}; presets: {', '.join(preset_names())}"
-        )
-    return preset
-
-
-def config_from_dict(data: Dict[str, Any]) -> RunConfig:
-    """Build a :class:`RunConfig`, importing plug-ins and parsing the augmenter section."""
-    import importlib
-
-    from e2eaug.registry import AUGMENTERS
-
-    data = dict(data)
-    augmenter = dict(data.pop("augmenter", None) or {})
-    cfg = from_dict(RunConfig, data)
-    for module in cfg.plugins:
-        try:
-            importlib.import_module(module)
-        except ImportError as err:
-            raise ConfigError(f"plugins: cannot import {module!r}: {err}") from err
-    import e2eaug.problems  # noqa: F401  (registers the built-in augmenters)
-
-    name = augmenter.get("name", "gan")
-    try:
-        problem_cls = AUGMENTERS.get(name)
-    except KeyError as err:
-        raise ConfigError(f"augmenter.name: {err.args[0]}") from None
-    cfg.augmenter = from_dict(problem_cls.config_class, augmenter, prefix="augmenter")
-    return cfg
-
-
-def load_config(name_or_path: str, overrides: Optional[List[str]] = None) -> RunConfig:
-    """Read a preset or YAML file, apply ``a.b=value`` overrides, and validate."""
-    path = resolve_config_path(name_or_path)
-    data = apply_overrides(read_yaml(path), list(overrides or []))
-    try:
-        return config_from_dict(data)
-    except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from err

@@ -149,7 +149,7 @@ def darts_shared(vector: Sequence[torch.Tensor], curr, prev, sync: bool):
     """Betty's ``darts`` finite difference, evaluated once for all paths through ``curr``.
 
     When several hypergradient paths pass through ``curr`` with the same incoming vector (in
-    e2eaug: arch -> seg -> arch and arch -> seg -> gan -> arch both start with
+    e2eaug: arch -> seg -> arch and arch -> seg -> aug -> arch both start with
     ``v = dL_val/dW``), plain ``darts`` re-evaluates ``curr``'s loss at ``w + eps v`` and
     ``w - eps v`` for each path. This method differentiates those two losses once w.r.t. the
     parameters of every problem that follows ``curr`` on some path, keeps the other paths'

@@ -8,7 +8,6 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
-from e2eaug.config import RunConfig
 from e2eaug.data import build_data
 from e2eaug.evaluation import evaluate_segmenter
 from e2eaug.plots import save_curves, save_samples
@@ -17,7 +16,7 @@ from e2eaug.rundir import RunDir
 from e2eaug.utils import atomic_write, atomic_write_text
 
 
-def _engine(cfg: RunConfig, run: Optional[RunDir] = None):
+def _engine(cfg: Any, run: Optional[RunDir] = None):
     from e2eaug.engines import build_engine
 
     if cfg.engine.num_threads > 0:
@@ -26,7 +25,7 @@ def _engine(cfg: RunConfig, run: Optional[RunDir] = None):
     return build_engine(cfg, data, run), data
 
 
-def train(cfg: RunConfig, run: Optional[RunDir] = None, resume: bool = False) -> Tuple[RunDir, Dict[str, Any]]:
+def train(cfg: Any, run: Optional[RunDir] = None, resume: bool = False) -> Tuple[RunDir, Dict[str, Any]]:
     """Train a run (a new folder unless ``run`` is given); returns the folder and best record.
 
     With ``resume`` the engine restarts from ``run``'s ``last.pt`` and drops metric lines
@@ -45,17 +44,30 @@ def train(cfg: RunConfig, run: Optional[RunDir] = None, resume: bool = False) ->
     return run, best
 
 
+def _augmented_batches(engine: Any):
+    """``(real images, augmented images, augmented masks)`` per training batch, step 0, 1, ..."""
+    seg = getattr(engine, names.SEG)
+    step = 0
+    while True:
+        images, masks = seg.batcher.batch(step, seg.device)
+        pairs = engine.augmenter.augment(images, masks, step)
+        if pairs is None:
+            raise ValueError(f"augmenter {engine.augmenter.settings.name!r} makes no pairs of its own")
+        yield images, *pairs
+        step += 1
+
+
 def write_figures(run: RunDir, engine: Any) -> None:
-    """``curves.png`` from the metrics and ``samples.png`` from the current augmenter."""
+    """``curves.png`` from the metrics and, for an augmenter that makes pairs, ``samples.png``."""
     records = run.read_metrics()
     if records:
         save_curves(run.curves_path, records)
-    seg = getattr(engine, names.SEG)
-    augmenter = getattr(engine, names.GAN)
-    images, _, aug_masks = seg.get_batch()
-    with torch.no_grad():
-        generated = augmenter.generate(aug_masks)
-    save_samples(run.samples_path, aug_masks, generated, images)
+    engine.eval()
+    try:
+        real, images, masks = next(_augmented_batches(engine))
+    except ValueError:
+        return  # `none`: nothing to show
+    save_samples(run.samples_path, masks, images, real)
 
 
 def load_run(run: RunDir, which: str = "best"):
@@ -89,20 +101,17 @@ def format_results(results: Dict[str, Any]) -> str:
 
 
 def generate(run: RunDir, out: Path, n: int = 16, which: str = "best") -> Path:
-    """Write ``n`` generated pairs as ``out/images/*.png`` + ``out/masks/*.png`` (generic layout)."""
+    """Write ``n`` augmented pairs as ``out/images/*.png`` + ``out/masks/*.png`` (generic layout)."""
     from PIL import Image
 
     _, engine, _ = load_run(run, which)
-    seg = getattr(engine, names.SEG)
-    augmenter = getattr(engine, names.GAN)
     engine.eval()
     out = Path(out)
     written = 0
-    while written < n:
-        _, _, aug_masks = seg.get_batch()
-        with torch.no_grad():
-            images = augmenter.generate(aug_masks)
-        for image, mask in zip(images, aug_masks):
+    for _, images, masks in _augmented_batches(engine):
+        if written == n:
+            break
+        for image, mask in zip(images, masks):
             if written == n:
                 break
             stem = f"gen_{written:05d}"
@@ -117,12 +126,11 @@ def generate(run: RunDir, out: Path, n: int = 16, which: str = "best") -> Path:
 
 
 def derive(run: RunDir, which: str = "best") -> Dict[str, List[str]]:
-    """The genotype (chosen operator per cell) of the run's alpha -> ``genotype.yaml``."""
+    """The architecture the augmenter chose (e2eaug: the operator per cell) -> ``genotype.yaml``."""
     _, engine, _ = load_run(run, which)
-    augmenter = getattr(engine, names.GAN)
-    alpha = augmenter.alpha()
-    if alpha is None:
-        raise ValueError(f"{run.path}: the augmenter has no architecture weights to derive from")
-    genotype = augmenter.module.derive(alpha.detach())
+    try:
+        genotype = engine.augmenter.derive()
+    except ValueError as err:
+        raise ValueError(f"{run.path}: {err}") from None
     genotype.save(run.genotype_path)
     return genotype.to_dict()

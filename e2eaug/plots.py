@@ -50,12 +50,12 @@ def _show(ax: plt.Axes, image: torch.Tensor) -> None:
 
 
 def save_samples(
-    path: Path, aug_masks: torch.Tensor, generated: torch.Tensor, real: torch.Tensor
+    path: Path, masks: torch.Tensor, images: torch.Tensor, real: torch.Tensor
 ) -> Path:
-    """Rows: augmented masks, the generator's images for them, real training images."""
-    n = min(len(aug_masks), len(generated), len(real), 8)
+    """Rows: the augmenter's masks, its images for them, real training images."""
+    n = min(len(masks), len(images), len(real), 8)
     fig, axes = plt.subplots(3, n, figsize=(1.6 * n, 5.2), squeeze=False)
-    rows = [("augmented mask", aug_masks), ("generated", generated), ("real", real)]
+    rows = [("augmented mask", masks), ("augmented image", images), ("real", real)]
     for r, (title, batch) in enumerate(rows):
         for c in range(n):
             _show(axes[r][c], batch[c])

@@ -16,7 +16,8 @@ the class must be imported before the run starts (``plugins:`` in the config lis
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator
+import dataclasses
+from typing import Any, Callable, Dict, Iterator, Optional
 
 
 class Registry:
@@ -26,17 +27,25 @@ class Registry:
         kind: what the table holds, used in error messages (e.g. ``"segmenter"``).
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, check: Optional[Callable[[str, Any], None]] = None) -> None:
         self.kind = kind
+        self.check = check
         self._entries: Dict[str, Callable[..., Any]] = {}
 
     def register(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Decorator registering a class or builder function under ``name``."""
+        """Decorator registering a class or builder function under ``name``.
+
+        Raises:
+            ValueError: ``name`` is taken by another object.
+            TypeError: the registry's ``check`` rejects the object (at import time).
+        """
 
         def decorator(obj: Callable[..., Any]) -> Callable[..., Any]:
             existing = self._entries.get(name)
             if existing is not None and existing is not obj:
                 raise ValueError(f"{self.kind} name {name!r} is already registered to {existing!r}")
+            if self.check is not None:
+                self.check(name, obj)
             self._entries[name] = obj
             return obj
 
@@ -69,10 +78,25 @@ class Registry:
         return iter(self.names())
 
 
+def _check_augmenter(name: str, cls: Any) -> None:
+    """An augmenter class must say which dataclass parses its ``augmenter:`` section."""
+    config_class = getattr(cls, "config_class", None)
+    if not (isinstance(config_class, type) and dataclasses.is_dataclass(config_class)):
+        raise TypeError(
+            f"augmenter {name!r}: {getattr(cls, '__name__', cls)}.config_class must be the "
+            f"dataclass of its YAML section, got {config_class!r}"
+        )
+    if "name" not in {f.name for f in dataclasses.fields(config_class)}:
+        raise TypeError(f"augmenter {name!r}: {config_class.__name__} needs a 'name' field")
+
+
 GENERATORS = Registry("generator")
 DISCRIMINATORS = Registry("discriminator")
 SEGMENTERS = Registry("segmenter")
-AUGMENTERS = Registry("augmenter")
+AUGMENTERS = Registry("augmenter", check=_check_augmenter)
+
+REGISTRIES = {r.kind: r for r in (GENERATORS, DISCRIMINATORS, SEGMENTERS, AUGMENTERS)}
+"""Every registry by the ``kind`` it holds (what ``ComponentConfig`` field metadata names)."""
 
 
 def build(registry: Registry, name: str, **kwargs: Any) -> Any:

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional
 import torch
 import yaml
 
-from e2eaug.config import RunConfig, config_from_dict, read_yaml, to_dict
+from e2eaug.config import read_yaml, to_dict
 from e2eaug.utils import atomic_torch_save, atomic_write_text
 
 
@@ -74,13 +74,14 @@ class RunDir:
         return self.path / f"{which}.pt"
 
     # config
-    def write_config(self, cfg: RunConfig) -> None:
+    def write_config(self, cfg: Any) -> None:
         """Save the full resolved config."""
         atomic_write_text(self.config_path, yaml.safe_dump(to_dict(cfg), sort_keys=False))
 
-    def read_config(self, overrides: Optional[List[str]] = None) -> RunConfig:
-        """The run's saved config, with optional ``a.b=value`` overrides."""
+    def read_config(self, overrides: Optional[List[str]] = None) -> Any:
+        """The run's saved :class:`~e2eaug.run_config.RunConfig`, with ``a.b=value`` overrides."""
         from e2eaug.config import apply_overrides
+        from e2eaug.run_config import config_from_dict
 
         return config_from_dict(apply_overrides(read_yaml(self.config_path), list(overrides or [])))
 

@@ -7,18 +7,36 @@ import math
 import time
 from typing import Any, Dict, List, Optional
 
+from dataclasses import dataclass
+
 import torch
 from betty.configs import EngineConfig
 from betty.engine import Engine
 from betty.logging.logger_base import get_logger
 from tqdm.auto import tqdm
 
-from e2eaug.config import ConfigError, EngineSettings
+from e2eaug.config import ConfigError
 from e2eaug.evaluation import evaluate_segmenter
 from e2eaug.problems import names
 from e2eaug.rundir import RunDir
 
 _STRATEGY = {"auto": "default", "cpu": "cpu", "cuda": "gpu"}
+
+
+@dataclass
+class EngineSettings:
+    """The training loop: length, validation cadence, early stopping, device.
+
+    ``num_threads`` sets torch's CPU threads (0 keeps torch's default). Small models on a
+    shared or small CPU run faster on one thread than on oversubscribed cores.
+    """
+
+    train_iters: int = 400
+    valid_every: int = 100
+    early_stop_patience: int = 0
+    device: str = "auto"
+    num_threads: int = 1
+    progress: bool = True
 
 
 def check_device(device: str) -> str:
@@ -41,16 +59,19 @@ def _cpu_bytes(state: torch.Tensor) -> torch.Tensor:
 class E2EAugEngine(Engine):
     """Runs the e2eaug problems for ``settings.train_iters`` global steps.
 
-    Every ``valid_every`` steps (and at the last) it scores the segmenter on the validation
-    split (mean per-image Dice and Jaccard), keeps the best checkpoint by validation Dice,
-    optionally reduces the segmenter's learning rate on plateau and stops early, appends a line
-    to ``metrics.jsonl`` and writes ``last.pt``. :meth:`state_dict` holds every problem's
-    module, optimizer and counters (the discriminator included), the RNG states and the
-    engine's own step and best-so-far, so :meth:`load_state_dict` resumes exactly.
+    Before the first step it pretrains the augmenter (its own :meth:`pretrain` hook) for
+    ``pretrain_steps``. Every ``valid_every`` steps (and at the last) it scores the segmenter on
+    the validation split (mean per-image Dice and Jaccard), keeps the best checkpoint by
+    validation Dice, optionally reduces the segmenter's learning rate on plateau and stops
+    early, appends a line to ``metrics.jsonl`` and writes ``last.pt``. :meth:`state_dict` holds
+    every problem's module, optimizer and counters, the augmenter's state when it is not one of
+    the problems, the RNG states and the engine's own step and best-so-far, so
+    :meth:`load_state_dict` resumes exactly.
 
     Args:
         problems: the Betty problems (names from :mod:`e2eaug.problems.names`).
         dependencies: Betty's ``{"u2l": ..., "l2u": ...}`` graph.
+        augmenter: the run's augmenter, one of ``problems`` or outside them.
         settings: the ``engine`` config section.
         val_data: validation pairs for model selection.
         run_dir: where metrics and checkpoints go; ``None`` writes nothing.
@@ -63,6 +84,7 @@ class E2EAugEngine(Engine):
         problems: List[Any],
         dependencies: Dict[str, Dict[Any, List[Any]]],
         *,
+        augmenter: Any,
         settings: EngineSettings,
         val_data: Any,
         run_dir: Optional[RunDir] = None,
@@ -70,6 +92,7 @@ class E2EAugEngine(Engine):
         plateau: tuple = (0, 0.5),
     ) -> None:
         self.settings = settings
+        self.augmenter = augmenter
         self.val_data = val_data
         self.run_dir = run_dir
         self.pretrain_steps = pretrain_steps
@@ -85,6 +108,8 @@ class E2EAugEngine(Engine):
             strategy=check_device(settings.device),
         )
         super().__init__(problems=problems, config=config, dependencies=dependencies)
+        if not self._augmenter_is_problem:
+            self.augmenter.to(self.device)
         patience, factor = plateau
         seg = getattr(self, names.SEG)
         self.plateau = (
@@ -99,7 +124,7 @@ class E2EAugEngine(Engine):
     def run(self) -> Dict[str, Any]:
         """Train to ``train_iters`` from the current step; returns the best validation record."""
         if not self.pretrained:
-            self._pretrain_augmenter()
+            self.pretrain_augmenter()
         self.train()
         total = self.settings.train_iters
         bar = tqdm(
@@ -129,20 +154,19 @@ class E2EAugEngine(Engine):
         bar.close()
         return dict(self.best)
 
-    def _pretrain_augmenter(self) -> None:
-        """Plain GAN steps on the training split before the multilevel loop."""
-        augmenter = getattr(self, names.GAN)
-        augmenter.train()
-        for _ in tqdm(range(self.pretrain_steps), desc="pretrain gan", disable=not self.settings.progress):
-            augmenter.one_step_descent()
+    @property
+    def _augmenter_is_problem(self) -> bool:
+        return any(p is self.augmenter for p in self.problems)
+
+    def pretrain_augmenter(self) -> None:
+        """The augmenter's own training on the training split before the multilevel loop."""
+        self.augmenter.pretrain(self.pretrain_steps, self.settings.progress)
         self.pretrained = True
 
     def losses(self) -> Dict[str, str]:
-        """Latest real-step loss of every problem, formatted for the progress bar."""
+        """Latest real-step loss of every problem and the augmenter's values, for the bar."""
         out = {p.name: f"{p.last_loss:.3f}" for p in self.problems}
-        disc = getattr(getattr(self, names.GAN), "last_disc_loss", None)
-        if disc is not None:
-            out["disc"] = f"{disc:.3f}"
+        out.update({k: f"{v:.3f}" for k, v in self.augmenter.log_values().items()})
         return out
 
     def validation(self) -> Dict[str, float]:
@@ -192,6 +216,8 @@ class E2EAugEngine(Engine):
         }
         if torch.cuda.is_available():
             state["rng_cuda"] = torch.cuda.get_rng_state_all()
+        if not self._augmenter_is_problem:
+            state["augmenter"] = self.augmenter.state_dict()
         if self.plateau is not None:
             state["plateau"] = self.plateau.state_dict()
         return state
@@ -207,6 +233,8 @@ class E2EAugEngine(Engine):
             raise ValueError(f"checkpoint has problems {sorted(saved)}, this run has {sorted(ours)}")
         for problem in self.problems:
             problem.load_state_dict(state["problems"][problem.name])
+        if not self._augmenter_is_problem:
+            self.augmenter.load_state_dict(state["augmenter"])
         self.global_step = int(state["global_step"])
         self.best = dict(state["best"])
         self.stale = int(state["stale"])

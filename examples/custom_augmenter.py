@@ -1,40 +1,40 @@
 """A new augmenter from scratch, plugged into e2eaug without touching its code.
 
-``ShadingAugmenter`` renders an image from a mask with a tiny conv net trained to reconstruct
-the real image (L1), no adversary and no architecture search. Because it has no ``alpha``, the
-engine wires the two-level graph ``gan -> seg``: the segmenter trains on real pairs plus
-``lambda`` x rendered pairs. Run it::
+``ShadingAugmenter`` renders an image from a warped real mask with a tiny conv net trained to
+reconstruct the real image (L1): no adversary and no architecture search. It has weights but no
+architecture, so the engine wires the two levels ``aug -> seg``: the segmenter trains on real
+pairs plus ``lam`` x rendered pairs, and the renderer trains beside it. Run it::
 
     python examples/custom_augmenter.py --iters 100
 
-It prints the test table and the run folder, like ``e2eaug run``.
+It prints the test table and the run folder, like ``e2eaug run``. The whole augmenter is its
+config dataclass, its class and its registration; the base class builds the Betty problem,
+optimizer and batches from the config.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from e2eaug import jobs
-from e2eaug.batching import StepBatcher
-from e2eaug.config import HypergradConfig, OptimConfig, load_config
-from e2eaug.optim import build_optimizer
-from e2eaug.problems import AugmenterProblem, betty_config, names
+from e2eaug.data.transforms import MaskAugmenter
+from e2eaug.problems import AugmenterConfig, AugmenterProblem
 from e2eaug.registry import AUGMENTERS
+from e2eaug.run_config import load_config
 from e2eaug.rundir import RunDir
 
 
 @dataclass
-class ShadingConfig:
+class ShadingConfig(AugmenterConfig):
     """The ``augmenter:`` section of this augmenter (``name`` selects it)."""
 
     name: str = "shading"
     width: int = 16
-    batch_size: int = 8
-    optimizer: OptimConfig = field(default_factory=lambda: OptimConfig("adam", 2e-3))
+    max_degrees: float = 30.0
 
 
 @AUGMENTERS.register("shading")
@@ -43,8 +43,7 @@ class ShadingAugmenter(AugmenterProblem):
 
     config_class = ShadingConfig
 
-    @classmethod
-    def from_config(cls, cfg: ShadingConfig, data, seed: int) -> "ShadingAugmenter":
+    def __init__(self, cfg: ShadingConfig, data, seed: int) -> None:
         net = nn.Sequential(
             nn.Conv2d(1, cfg.width, 3, padding=1),
             nn.SiLU(),
@@ -53,21 +52,21 @@ class ShadingAugmenter(AugmenterProblem):
             nn.Conv2d(cfg.width, data.channels, 3, padding=1),
             nn.Sigmoid(),
         )
-        batcher = StepBatcher([data.train.images, data.train.masks], cfg.batch_size, seed + 1)
-        return cls(
-            names.GAN,  # the augmenter level's Betty name, whatever the augmenter is
-            betty_config(HypergradConfig()),  # no arch level: no hypergradient passes here
-            module=net,
-            optimizer=build_optimizer(cfg.optimizer, net.parameters()),
-            batcher=batcher,
-        )
+        super().__init__(cfg, net, data, seed)
+        self.warp = MaskAugmenter(("rotate", "flip"), max_degrees=cfg.max_degrees)
 
-    def generate(self, masks: torch.Tensor) -> torch.Tensor:
-        return self.module(masks)
+    def draw(self, images, masks, step):
+        """Once per real step: the warped masks (randomness from this step's generator)."""
+        return (self.warp(masks, self.generator(step)),)
+
+    def pairs(self, images, masks, drawn):
+        """Rendered images for the warped masks; pure, and differentiable in the net."""
+        (warped,) = drawn
+        return self.module(warped), warped
 
     def training_step(self, batch):
         images, masks = batch
-        return (self.generate(masks) - images).abs().mean()
+        return (self.module(masks) - images).abs().mean()
 
 
 def main() -> None:
@@ -80,7 +79,7 @@ def main() -> None:
         [
             "name=custom_augmenter",
             f"seed={args.seed}",
-            "augmenter={name: shading}",
+            "augmenter.name=shading",
             f"engine.train_iters={args.iters}",
             f"engine.valid_every={max(1, args.iters // 4)}",
         ],

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from betty.configs import Config
 
-from e2eaug.batching import StepBatcher
-from e2eaug.config import ArchConfig
+from e2eaug.batching import StepBatcher, stream_seed
+from e2eaug.config import OptimConfig
 from e2eaug.losses import segmentation_loss
 from e2eaug.optim import build_optimizer
 
@@ -16,12 +17,22 @@ from . import names
 from .base import BatchedProblem
 
 
+@dataclass
+class ArchConfig:
+    """The architecture level: ``alpha`` minimises the segmentation loss on validation pairs."""
+
+    optimizer: OptimConfig = field(
+        default_factory=lambda: OptimConfig("adam", 3e-3, [0.5, 0.999], 0.0, 1e-3)
+    )
+    batch_size: int = 8
+
+
 class ArchitectureProblem(BatchedProblem):
     """Minimises the segmenter's loss on validation pairs over ``alpha``.
 
     ``alpha`` does not enter this loss directly: its whole gradient is the hypergradient Betty
-    returns along the paths arch -> seg -> arch and arch -> seg -> gan -> arch, with the
-    methods configured on the seg and gan levels.
+    returns along the paths arch -> seg -> arch and arch -> seg -> aug -> arch, with the
+    methods configured on the seg and augmenter levels.
 
     Args:
         cfg: the ``arch`` config section.
@@ -47,7 +58,9 @@ class ArchitectureProblem(BatchedProblem):
         cls, cfg: ArchConfig, alpha_module: torch.nn.Module, data: Any, seed: int, loss: str
     ) -> "ArchitectureProblem":
         """Build the problem over the validation split."""
-        batcher = StepBatcher([data.val.images, data.val.masks], cfg.batch_size, seed + 3)
+        batcher = StepBatcher(
+            [data.val.images, data.val.masks], cfg.batch_size, stream_seed(seed, "arch.batches")
+        )
         return cls(cfg, alpha_module, batcher, loss)
 
     def training_step(self, batch):

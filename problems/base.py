@@ -17,7 +17,7 @@ def betty_config(hypergrad: HypergradConfig, unroll_steps: int = 1) -> Config:
     """Betty's per-problem ``Config`` from e2eaug's hypergradient settings.
 
     ``hypergrad.type`` is how hypergradients pass *through* this problem to the problems below
-    it: it matters for intermediate problems (seg, gan), not for the top one.
+    it: it matters for intermediate problems (seg, aug), not for the top one.
     """
     import e2eaug.hypergradients  # noqa: F401  (registers e2eaug's own methods in Betty's map)
 

@@ -1,93 +1,122 @@
-"""GAN level: a mask-to-image conditional GAN (pix2pix, Isola et al. 2017) as a Betty problem.
+"""Mask-to-image conditional GANs (pix2pix, Isola et al. 2017) as augmenters.
 
-Min over the generator G (this problem's trainable weights), max over the discriminator D (its
-own optimizer, stepped once per real step from ``param_callback``). The architecture weights
-``alpha`` enter the generator's forward but are held fixed here; the ``arch`` level owns them.
+Each real step warps the real masks (rotate/flip/translate, ``mask_aug``) and the generator
+turns them into images: the pairs the segmenter trains on. The generator G is trained with
+``adversarial + l1_weight * L1(G(mask), image)`` on real pairs; the discriminator D has its
+own optimizer and steps once per real step from ``param_callback``. Three ways to train it:
+
+- ``e2eaug`` (default): G trains jointly with the segmenter, and its architecture weights
+  ``alpha`` (a searchable generator's) are searched by the ``arch`` level: three levels.
+- ``gan_joint``: the same, with ``alpha`` held at its initial value: two levels, no
+  hypergradient (e2eaug without the search).
+- ``pix2pix``: G trains alone for ``pretrain_steps`` first, then is frozen while the
+  segmenter trains (the separately trained GAN baseline).
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
-from e2eaug.batching import StepBatcher
-from e2eaug.config import GANConfig
+from e2eaug.config import ComponentConfig, ConfigError, OptimConfig, component
+from e2eaug.data.transforms import OPS, MaskAugmenter
 from e2eaug.losses import discriminator_loss, generator_adversarial_loss, reconstruction_loss
 from e2eaug.models import ArchitectureParams
 from e2eaug.optim import build_optimizer
 from e2eaug.registry import AUGMENTERS, DISCRIMINATORS, GENERATORS
 
-from . import names
-from .augmenter import AugmenterProblem
-from .base import betty_config
+from .augmenter import AugmenterConfig, AugmenterProblem, Pairs
 
 
-@AUGMENTERS.register("gan")
-class GANProblem(AugmenterProblem):
-    """Trains the generator G on (mask, image) training pairs.
+@dataclass
+class MaskAugConfig:
+    """Random warps of the real masks fed to the generator."""
 
-    ``training_step`` returns ``adversarial + l1_weight * L1(G(mask, alpha), image)`` (Huber
-    for ``reconstruction: smooth_l1``) and changes nothing. The discriminator steps in
-    ``param_callback``, which Betty calls only after a real optimizer step, so hypergradient
-    re-runs of ``training_step`` never move it; ``disc_steps`` counts its steps.
+    ops: List[str] = field(default_factory=lambda: list(OPS))
+    max_degrees: float = 30.0
+    max_fraction: float = 0.1
+    p_flip: float = 0.5
+
+
+@dataclass
+class GANConfig(AugmenterConfig):
+    """A mask-to-image conditional GAN augmenter (``e2eaug``, ``gan_joint``, ``pix2pix``)."""
+
+    name: str = "e2eaug"
+    generator: ComponentConfig = component("generator", "searchable", depth=3, base_width=16)
+    discriminator: ComponentConfig = component("discriminator", "patch", base_width=16, n_layers=2, norm="instance")
+    disc_optimizer: OptimConfig = field(
+        default_factory=lambda: OptimConfig("adam", 2e-4, [0.5, 0.999], 0.0, 0.0)
+    )
+    l1_weight: float = 100.0
+    reconstruction: str = "l1"
+    mask_aug: MaskAugConfig = field(default_factory=MaskAugConfig)
+    pretrain_steps: int = 100
+
+
+class GANAugmenter(AugmenterProblem):
+    """The generator G is this problem's module; D, its optimizer and ``alpha`` ride along.
+
+    ``training_step`` changes nothing; D steps in ``param_callback`` (real steps only), so
+    hypergradient re-runs never move it; ``disc_steps`` counts its steps.
 
     Args:
         cfg: the ``augmenter`` config section.
         generator: maps ``(mask, alpha)`` to an image in [0,1] (see ``e2eaug.models``).
         discriminator: judges ``(mask, image)`` pairs, returning patch logits.
-        batcher: serves ``(images, masks)`` training batches.
-        alpha_module: holds ``alpha`` for a searchable generator (one with ``derive``);
-            ``None`` for a fixed one.
+        data: the run's data bundle.
+        seed: the run seed.
     """
 
     config_class = GANConfig
+    #: Whether the ``arch`` level searches ``alpha`` (otherwise it stays at its initial value).
+    searches = False
 
     def __init__(
-        self,
-        cfg: GANConfig,
-        generator: torch.nn.Module,
-        discriminator: torch.nn.Module,
-        batcher: StepBatcher,
-        alpha_module: Optional[torch.nn.Module] = None,
+        self, cfg: GANConfig, generator: torch.nn.Module, discriminator: torch.nn.Module, data: Any, seed: int
     ) -> None:
-        super().__init__(
-            names.GAN,
-            betty_config(cfg.hypergrad, cfg.unroll_steps),
-            module=generator,
-            optimizer=build_optimizer(cfg.optimizer, generator.parameters()),
-            batcher=batcher,
-        )
-        self.settings = cfg
+        super().__init__(cfg, generator, data, seed)
         self.discriminator = discriminator
         self.disc_optimizer = build_optimizer(cfg.disc_optimizer, discriminator.parameters())
-        self.alpha_module = alpha_module
+        self.alpha_module = ArchitectureParams.for_generator(generator) if hasattr(generator, "derive") else None
+        if self.alpha_module is not None and not self.searches:
+            self.alpha_module.requires_grad_(False)
+        self.mask_aug = MaskAugmenter(
+            tuple(cfg.mask_aug.ops), cfg.mask_aug.max_degrees, cfg.mask_aug.max_fraction, cfg.mask_aug.p_flip
+        )
         self.disc_steps = 0
         self.last_disc_loss = float("nan")
 
     @classmethod
-    def from_config(cls, cfg: GANConfig, data: Any, seed: int) -> "GANProblem":
-        """Build generator, discriminator and (for a searchable generator) ``alpha``."""
-        gen_kwargs = {"in_channels": 1, "out_channels": data.channels, **cfg.generator.kwargs}
-        generator = GENERATORS.build(cfg.generator.name, **gen_kwargs)
-        disc_kwargs = {"mask_channels": 1, "image_channels": data.channels, **cfg.discriminator.kwargs}
-        discriminator = DISCRIMINATORS.build(cfg.discriminator.name, **disc_kwargs)
-        alpha_module = (
-            ArchitectureParams.for_generator(generator) if hasattr(generator, "derive") else None
+    def from_config(cls, cfg: GANConfig, data: Any, seed: int) -> "GANAugmenter":
+        """Build generator and discriminator for the data's channels."""
+        generator = GENERATORS.build(
+            cfg.generator.name, in_channels=1, out_channels=data.channels, **cfg.generator.kwargs
         )
-        batcher = StepBatcher([data.train.images, data.train.masks], cfg.batch_size, seed + 1)
-        return cls(cfg, generator, discriminator, batcher, alpha_module)
+        discriminator = DISCRIMINATORS.build(
+            cfg.discriminator.name, mask_channels=1, image_channels=data.channels, **cfg.discriminator.kwargs
+        )
+        return cls(cfg, generator, discriminator, data, seed)
 
-    def arch_parameters(self) -> Optional[torch.nn.Module]:
-        return self.alpha_module
-
+    # ------------------------------------------------------------------ the contract
     def alpha(self) -> Optional[torch.Tensor]:
-        """The current architecture weights, or ``None`` for a fixed generator."""
+        """The architecture weights the generator reads, or ``None`` for a fixed generator."""
         return None if self.alpha_module is None else self.alpha_module.alpha
 
     def generate(self, masks: torch.Tensor) -> torch.Tensor:
+        """Images in [0,1] for ``masks [B,1,H,W]``, differentiable in G (and a searched alpha)."""
         return self.module(masks, self.alpha())
 
+    def draw(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> Tuple[torch.Tensor, ...]:
+        return (self.mask_aug(masks, self.generator(step)),)
+
+    def pairs(self, images, masks, drawn) -> Optional[Pairs]:
+        (warped_masks,) = drawn
+        return self.generate(warped_masks), warped_masks
+
+    # ------------------------------------------------------------------ training
     def training_step(self, batch):
         images, masks = batch
         fake = self.generate(masks)
@@ -107,9 +136,26 @@ class GANProblem(AugmenterProblem):
         self.disc_steps += 1
         self.last_disc_loss = loss.item()
 
+    # ------------------------------------------------------------------ hooks
+    def arch_parameters(self) -> Optional[torch.nn.Module]:
+        return self.alpha_module if self.searches else None
+
+    def derive(self) -> Any:
+        if self.arch_parameters() is None:
+            return super().derive()
+        return self.module.derive(self.alpha().detach())
+
+    def log_values(self) -> Dict[str, float]:
+        return {"disc": self.last_disc_loss}
+
+    def modules(self) -> List[torch.nn.Module]:
+        extra = [] if self.alpha_module is None or self.searches else [self.alpha_module]
+        return [self.module, self.discriminator, *extra]
+
     def patch_module(self) -> None:
         super().patch_module()
-        self.discriminator.to(self.device)
+        for module in self.modules()[1:]:
+            module.to(self.device)
 
     def train(self) -> None:
         super().train()
@@ -124,6 +170,8 @@ class GANProblem(AugmenterProblem):
         state["discriminator"] = self.discriminator.state_dict()
         state["disc_optimizer"] = self.disc_optimizer.state_dict()
         state["disc_steps"] = self.disc_steps
+        if self.alpha_module is not None and not self.searches:
+            state["fixed_alpha"] = self.alpha_module.state_dict()
         return state
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
@@ -131,3 +179,33 @@ class GANProblem(AugmenterProblem):
         self.discriminator.load_state_dict(state_dict["discriminator"])
         self.disc_optimizer.load_state_dict(state_dict["disc_optimizer"])
         self.disc_steps = int(state_dict["disc_steps"])
+        if "fixed_alpha" in state_dict:
+            self.alpha_module.load_state_dict(state_dict["fixed_alpha"])
+
+
+@AUGMENTERS.register("e2eaug")
+class E2EAugAugmenter(GANAugmenter):
+    """The GAN trained jointly with the segmenter, its architecture searched end to end."""
+
+    searches = True
+
+
+@AUGMENTERS.register("gan_joint")
+class JointGANAugmenter(GANAugmenter):
+    """The GAN trained jointly with the segmenter, ``alpha`` held fixed (no search)."""
+
+
+@AUGMENTERS.register("pix2pix")
+class Pix2PixAugmenter(GANAugmenter):
+    """The GAN trained alone for ``pretrain_steps``, then frozen while the segmenter trains."""
+
+    trains_jointly = False
+
+    def __init__(self, cfg: GANConfig, *args: Any, **kwargs: Any) -> None:
+        if cfg.pretrain_steps <= 0:
+            raise ConfigError("augmenter.pretrain_steps must be > 0 for pix2pix: its GAN trains only then")
+        super().__init__(cfg, *args, **kwargs)
+
+    def pairs(self, images, masks, drawn) -> Optional[Pairs]:
+        with torch.no_grad():  # frozen: the segmentation loss does not reach G
+            return super().pairs(images, masks, drawn)

@@ -1,12 +1,12 @@
 """Problem names: public API.
 
 Betty sets every problem as an attribute of the others under its name (``self.seg``,
-``self.arch``, ``self.gan``) and builds hypergradient paths from the dependency graph keyed by
+``self.arch``, ``self.aug``) and builds hypergradient paths from the dependency graph keyed by
 these problems. Code reads peers through these constants, never through literal strings.
 """
 
-ARCH = "arch"  # top level: owns the generator's architecture weights alpha
+ARCH = "arch"  # top level: owns the augmenter's architecture weights alpha
 SEG = "seg"  # middle level: owns the segmenter's weights W
-GAN = "gan"  # bottom level (the leaf): owns the augmenter's weights G, e.g. a generator
+AUG = "aug"  # bottom level (the leaf): owns the augmenter's weights, e.g. a generator's
 
-ALL = (ARCH, SEG, GAN)
+ALL = (ARCH, SEG, AUG)

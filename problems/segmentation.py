@@ -1,40 +1,58 @@
-"""Segmentation level: the segmenter W trained on real pairs plus generated pairs."""
+"""Segmentation level: the segmenter W trained on real pairs plus the augmenter's pairs."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Tuple
 
 import torch
 
-from e2eaug.batching import StepBatcher
-from e2eaug.config import SegConfig
-from e2eaug.data.transforms import MaskAugmenter
+from e2eaug.batching import StepBatcher, stream_seed
+from e2eaug.config import ComponentConfig, HypergradConfig, OptimConfig, component
 from e2eaug.losses import segmentation_loss
 from e2eaug.optim import build_optimizer
 from e2eaug.registry import SEGMENTERS
 
 from . import names
+from .augmenter import Augmenter
 from .base import BatchedProblem, betty_config
 
 
-class SegmentationProblem(BatchedProblem):
-    """Loss = ``L(S(image), mask) + lam * L(S(G(aug(mask))), aug(mask))``.
+@dataclass
+class SegConfig:
+    """The segmentation level: its model, optimizer, loss and learning-rate schedule.
 
-    Each real step draws a batch of real pairs and augments its masks (rotate, flip, translate
-    in random order) once, in :meth:`get_batch`, from a generator seeded by the draw count. The
-    augmented masks ride along in the batch, so Betty's hypergradient re-runs of
-    :meth:`training_step` see the same masks. The generated images keep their graph to the
-    augmenter's weights and to ``alpha``, which is how the segmentation loss reaches both.
+    ``hypergrad`` is how hypergradients pass through this level when there is an ``arch``
+    level; the weight of the augmented pairs is the augmenter's ``lam``.
+    """
+
+    segmenter: ComponentConfig = component("segmenter", "unet", depth=3, base_width=16, norm="group")
+    optimizer: OptimConfig = field(default_factory=lambda: OptimConfig("adam", 1e-3))
+    loss: str = "bce"
+    batch_size: int = 8
+    unroll_steps: int = 1
+    plateau_patience: int = 0
+    plateau_factor: float = 0.5
+    hypergrad: HypergradConfig = field(default_factory=lambda: HypergradConfig("darts_shared"))
+
+
+class SegmentationProblem(BatchedProblem):
+    """Loss = ``L(S(image), mask) + lam * L(S(x), m)`` with ``(x, m)`` the augmenter's pairs.
+
+    Each real step draws a batch of real pairs and, in :meth:`get_batch`, the augmenter's
+    randomness for it (:meth:`Augmenter.draw`), which rides along in the batch, so Betty's
+    hypergradient re-runs of :meth:`training_step` see the same draw. The augmenter's pairs keep
+    their graph to its weights and to ``alpha``: that is how the segmentation loss reaches both.
 
     Args:
         cfg: the ``seg`` config section.
         segmenter: maps images ``[B,C,H,W]`` to logits ``[B,1,H,W]``.
         batcher: serves ``(images, masks)`` training batches.
-        seed: seeds the per-step mask augmentations.
+        augmenter: makes the extra pairs (a Betty problem or a plain :class:`Augmenter`).
     """
 
     def __init__(
-        self, cfg: SegConfig, segmenter: torch.nn.Module, batcher: StepBatcher, seed: int
+        self, cfg: SegConfig, segmenter: torch.nn.Module, batcher: StepBatcher, augmenter: Augmenter
     ) -> None:
         super().__init__(
             names.SEG,
@@ -44,39 +62,31 @@ class SegmentationProblem(BatchedProblem):
             batcher=batcher,
         )
         self.settings = cfg
-        self.seed = seed
-        self.mask_aug = MaskAugmenter(
-            ops=tuple(cfg.mask_aug.ops),
-            max_degrees=cfg.mask_aug.max_degrees,
-            max_fraction=cfg.mask_aug.max_fraction,
-            p_flip=cfg.mask_aug.p_flip,
-        )
+        self.augmenter = augmenter
 
     @classmethod
-    def from_config(cls, cfg: SegConfig, data: Any, seed: int) -> "SegmentationProblem":
+    def from_config(cls, cfg: SegConfig, data: Any, seed: int, augmenter: Augmenter) -> "SegmentationProblem":
         """Build the segmenter named in ``cfg`` for the data's channels."""
         kwargs = {"in_channels": data.channels, "num_classes": 1, **cfg.segmenter.kwargs}
         segmenter = SEGMENTERS.build(cfg.segmenter.name, **kwargs)
-        batcher = StepBatcher([data.train.images, data.train.masks], cfg.batch_size, seed + 2)
-        return cls(cfg, segmenter, batcher, seed)
+        batcher = StepBatcher(
+            [data.train.images, data.train.masks], cfg.batch_size, stream_seed(seed, "seg.batches")
+        )
+        return cls(cfg, segmenter, batcher, augmenter)
 
     def get_batch(self) -> Tuple[torch.Tensor, ...]:
-        """Real images and masks plus their augmented masks, drawn once per real step."""
+        """Real images and masks plus the augmenter's draw for them, once per real step."""
+        step = self.draws
         images, masks = super().get_batch()
-        generator = torch.Generator(device=masks.device)
-        generator.manual_seed(self.seed * 1_000_003 + self.draws)
-        return images, masks, self.mask_aug(masks, generator)
-
-    def generated_pairs(self, aug_masks: torch.Tensor) -> torch.Tensor:
-        """Images the augmenter makes from the augmented masks (graph kept)."""
-        return getattr(self, names.GAN).generate(aug_masks)
+        return (images, masks, *self.augmenter.draw(images, masks, step))
 
     def training_step(self, batch):
-        images, masks, aug_masks = batch
+        images, masks, *drawn = batch
         loss = segmentation_loss(self.module(images), masks, self.settings.loss)
-        if self.settings.lam > 0:
-            fake = self.generated_pairs(aug_masks)
-            loss = loss + self.settings.lam * segmentation_loss(
-                self.module(fake), aug_masks, self.settings.loss
-            )
+        lam = self.augmenter.settings.lam
+        if lam > 0:
+            pairs = self.augmenter.pairs(images, masks, tuple(drawn))
+            if pairs is not None:
+                extra_images, extra_masks = pairs
+                loss = loss + lam * segmentation_loss(self.module(extra_images), extra_masks, self.settings.loss)
         return loss

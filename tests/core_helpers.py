@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
 from typing import List, Optional
 
-from e2eaug.config import RunConfig, apply_overrides, config_from_dict, read_yaml, resolve_config_path
+from e2eaug.config import apply_overrides
+from e2eaug.run_config import RunConfig, config_from_dict, read_config_file
 
 TINY = [
     "data.image_size=16",
@@ -36,6 +41,20 @@ SMOOTH = [
 
 def tiny_config(extra: Optional[List[str]] = None, out_dir: str = "runs") -> RunConfig:
     """The default preset shrunk to 16 px and a handful of pairs."""
-    data = read_yaml(resolve_config_path("skin_synthetic"))
+    data = read_config_file("skin_synthetic")
     data = apply_overrides(data, TINY + [f"out_dir={out_dir}"] + list(extra or []))
     return config_from_dict(data)
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "custom_augmenter.py"
+
+
+def load_example() -> ModuleType:
+    """``examples/custom_augmenter.py`` as a module, imported once (it registers ``shading``)."""
+    name = "custom_augmenter_example"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, EXAMPLE)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses resolve annotations through sys.modules
+        spec.loader.exec_module(module)
+    return sys.modules[name]

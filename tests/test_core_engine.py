@@ -33,13 +33,13 @@ def _flat(tensors):
 
 def test_problem_names_and_wiring():
     engine, _ = _engine()
-    assert names.ALL == ("arch", "seg", "gan")
+    assert names.ALL == ("arch", "seg", "aug")
     arch, seg, gan = (getattr(engine, n) for n in names.ALL)
     assert [p.name for p in (arch, seg, gan)] == list(names.ALL)
-    assert getattr(seg, names.GAN) is gan and getattr(arch, names.SEG) is seg
+    assert getattr(seg, names.AUG) is gan and getattr(arch, names.SEG) is seg
     assert engine.leaves == [gan]
     paths = sorted([p.name for p in path] for path in arch.paths)
-    assert paths == [["arch", "seg", "arch"], ["arch", "seg", "gan", "arch"]]
+    assert paths == [["arch", "seg", "arch"], ["arch", "seg", "aug", "arch"]]
     # alpha is owned by arch and read by the generator, not one of G's weights
     assert gan.alpha() is arch.module.alpha
     assert all(p is not arch.module.alpha for p in gan.trainable_parameters())
@@ -70,7 +70,7 @@ def test_training_steps_are_pure_and_deterministic():
 @pytest.mark.parametrize("method", ["darts", "neumann"])
 def test_discriminator_steps_once_per_gan_step(method):
     engine, _ = _engine([f"seg.hypergrad.type={method}", f"augmenter.hypergrad.type={method}"])
-    gan = getattr(engine, names.GAN)
+    gan = getattr(engine, names.AUG)
     for step in range(1, 4):
         engine.global_step += 1
         engine.train_step()
@@ -188,7 +188,7 @@ def test_resume_gives_the_same_next_steps_as_an_uninterrupted_run(tmp_path):
         a, b = getattr(straight, name), getattr(resumed, name)
         assert torch.equal(_flat(a.trainable_parameters()), _flat(b.trainable_parameters())), name
         assert a.count == b.count and a.draws == b.draws
-    assert getattr(straight, names.GAN).disc_steps == getattr(resumed, names.GAN).disc_steps == 4
+    assert getattr(straight, names.AUG).disc_steps == getattr(resumed, names.AUG).disc_steps == 4
     assert straight.best == resumed.best
 
 

@@ -48,7 +48,7 @@ def test_dense_reference_gives_betty_neumann_partial_sums_which_diverge(smooth):
     case, wiring = smooth
     solve = SpectralSolve()
     exact = case.spectral(wiring, solve)
-    seg, gan = solve.spectra["seg"], solve.spectra["gan"]
+    seg, gan = solve.spectra["seg"], solve.spectra["aug"]
     # not a minimum: both Hessians indefinite, none exactly singular (smooth pieces)
     assert seg.negative > 0 and gan.negative > 0 and seg.null == gan.null == 0
     assert NEUMANN_ALPHA * max(seg.highest, gan.highest) < 2  # alpha small enough for lambda > 0

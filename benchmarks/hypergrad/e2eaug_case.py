@@ -2,10 +2,10 @@
 
 :class:`E2EAugCase` builds the real three problems through :func:`e2eaug.engines.build_engine`
 from the default preset shrunk to 16 px and 8 training pairs: ``arch`` (alpha, top), ``seg``
-(the segmenter W) and ``gan`` (the generator G, leaf), wired ``u2l = {arch: [gan, seg]}``,
-``l2u = {gan: [seg], seg: [arch]}``. It runs :data:`PRE_STEPS` real global steps (with ``darts``
+(the segmenter W) and ``aug`` (the generator G, leaf), wired ``u2l = {arch: [aug, seg]}``,
+``l2u = {aug: [seg], seg: [arch]}``. It runs :data:`PRE_STEPS` real global steps (with ``darts``
 at ``darts_alpha = 0.01``, whatever method is measured, so every method sees the same weights
-and batches), then sets the measured method's Betty ``Config`` fields on ``seg`` and ``gan``.
+and batches), then sets the measured method's Betty ``Config`` fields on ``seg`` and ``aug``.
 
 Reference. The lower problems are neural nets after a few steps, not at an optimum, so there is
 no closed form and no best response to differentiate. The reference is the implicit-function-
@@ -52,13 +52,13 @@ from benchmarks.hypergrad import measure, methods
 from benchmarks.hypergrad.case import Case, Reference, Wiring
 from benchmarks.hypergrad.methods import Method
 from benchmarks.hypergrad.reference import SpectralSolve, Spectrum, ift_dense
-from e2eaug.config import load_config
+from e2eaug.run_config import load_config
 from e2eaug.data import build_data
 from e2eaug.engines import build_engine
 from e2eaug.problems import names
 
 PRE_STEPS = 4
-"""Real global steps (gan, then seg, then arch) run before any measurement."""
+"""Real global steps (aug, then seg, then arch) run before any measurement."""
 
 IMAGE_SIZE = 16
 """Image side in pixels (the generator and the segmenter have depth 2: a multiple of 4)."""
@@ -90,7 +90,7 @@ def sweep_methods() -> Tuple[Method, ...]:
 
 
 class E2EAugCase(Case):
-    """e2eaug's arch/seg/gan problems at tiny size, pix2pix pieces (ReLU, max-pool, L1).
+    """e2eaug's arch/seg/aug problems at tiny size, pix2pix pieces (ReLU, max-pool, L1).
 
     Args:
         size: base width (channels at full resolution) of the generator, the discriminator
@@ -102,7 +102,7 @@ class E2EAugCase(Case):
         pre_steps: real global steps before measuring.
 
     Attributes:
-        spectra: the spectrum of ``seg``'s and ``gan``'s Hessian at the last reference computed.
+        spectra: the spectrum of ``seg``'s and ``aug``'s Hessian at the last reference computed.
         costly_reference: tells the suite to time the reference once, uncached (it takes
             seconds), instead of over the profile's repeats.
     """
@@ -143,13 +143,13 @@ class E2EAugCase(Case):
     def build(self, config: Config, optimizer: Type[torch.optim.Optimizer], device: str) -> Wiring:
         """Build the engine, run :data:`PRE_STEPS` global steps, then select ``config``.
 
-        ``optimizer`` is not used: ``seg`` and ``gan`` keep e2eaug's own Adam optimizers (with
+        ``optimizer`` is not used: ``seg`` and ``aug`` keep e2eaug's own Adam optimizers (with
         the state of the pre-steps), which is what ``sama`` needs and what e2eaug trains with.
         """
         del optimizer
         cfg = load_config("skin_synthetic", self.overrides(device))
         engine = build_engine(cfg, build_data(cfg.data))
-        arch, seg, gan = (getattr(engine, name) for name in names.ALL)
+        arch, seg, aug = (getattr(engine, name) for name in names.ALL)
         if self.dtype != torch.float32:
             cast(engine, self.dtype)
         engine.train()
@@ -157,7 +157,7 @@ class E2EAugCase(Case):
             engine.global_step += 1
             engine.train_step()
         configure(engine, config)
-        return Wiring(engine=engine, upper=arch, lowers=[gan, seg])
+        return Wiring(engine=engine, upper=arch, lowers=[aug, seg])
 
     def exact(self, wiring: Wiring, cached: bool = True) -> Reference:
         """The dense IFT reference at the current parameters and batches (nothing is moved).
@@ -199,7 +199,7 @@ class E2EAugSmoothCase(E2EAugCase):
 
 
 def configure(engine, config: Config) -> None:
-    """Give ``seg`` and ``gan`` the method and knobs of ``config`` (:data:`METHOD_FIELDS`).
+    """Give ``seg`` and ``aug`` the method and knobs of ``config`` (:data:`METHOD_FIELDS`).
 
     Betty reads these fields from ``curr.config`` each time a hypergradient is computed, so
     replacing the problems' ``Config`` after the Engine is built takes effect at the next one.
@@ -210,7 +210,7 @@ def configure(engine, config: Config) -> None:
     """
     if config.type not in jvp_fn_mapping:
         raise ValueError(f"unknown hypergradient method {config.type!r}")
-    for name in (names.SEG, names.GAN):
+    for name in (names.SEG, names.AUG):
         problem = getattr(engine, name)
         for field in ("unroll_steps", "first_order"):
             if getattr(config, field) != getattr(problem.config, field):
@@ -240,17 +240,17 @@ def _cast_batches(get_batch, dtype: torch.dtype):
     return cast
 
 
-def _modules(arch, seg, gan) -> List[torch.nn.Module]:
+def _modules(arch, seg, aug) -> List[torch.nn.Module]:
     """Every module the three losses read: alpha's, the segmenter, generator, discriminator."""
-    return [arch.module, seg.module, gan.module, gan.discriminator]
+    return [arch.module, seg.module, aug.module, aug.discriminator]
 
 
 @contextlib.contextmanager
 def _float64(wiring: Wiring) -> Iterator[None]:
     """Cast the modules and loaded batches to float64, and back on exit (exactly: float32
     and float16 values are float64 values); parameters stay the same objects."""
-    arch, gan, seg = wiring.upper, *wiring.lowers
-    modules = _modules(arch, seg, gan)
+    arch, aug, seg = wiring.upper, *wiring.lowers
+    modules = _modules(arch, seg, aug)
     dtypes = [next(m.parameters()).dtype for m in modules]
     batches = {problem: problem.cur_batch for problem in wiring.problems}
     try:
@@ -268,9 +268,9 @@ def _float64(wiring: Wiring) -> Iterator[None]:
 
 def _fingerprint(wiring: Wiring) -> str:
     """Hash of every tensor the reference depends on."""
-    arch, gan, seg = wiring.upper, *wiring.lowers
+    arch, aug, seg = wiring.upper, *wiring.lowers
     digest = hashlib.sha256()
-    tensors = [t for m in _modules(arch, seg, gan) for t in m.state_dict().values()]
+    tensors = [t for m in _modules(arch, seg, aug) for t in m.state_dict().values()]
     tensors += [t for problem in wiring.problems for t in problem.cur_batch]
     for tensor in tensors:
         digest.update(str((tensor.dtype, tuple(tensor.shape))).encode())

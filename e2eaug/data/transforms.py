@@ -106,7 +106,8 @@ class _Sampler:
 
 
 class MaskAugmenter:
-    """Random rotate/flip/translate of a batch of binary masks, on the masks' device.
+    """Random rotate/flip/translate of a batch of binary masks (and, by :meth:`apply_images`
+    with the same parameters, of their images), on the masks' device.
 
     Each sample gets its own parameters and its own random order of the ops. Parameters come
     from the ``generator`` passed in (drawn on its device, then moved), so the output is a pure
@@ -143,6 +144,14 @@ class MaskAugmenter:
     def __call__(self, masks: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """``apply(masks, sample(len(masks), generator, masks.device))``."""
         return self.apply(masks, self.sample(masks.shape[0], generator, masks.device))
+
+    def apply_images(self, images: torch.Tensor, params: Params) -> torch.Tensor:
+        """Warp ``images [B,C,H,W]`` with the same ``params`` as their masks (bilinear, in [0,1])."""
+        if images.dim() != 4 or len(params) != len(images):
+            raise ValueError(
+                f"need images [B,C,H,W] and params [B,2,3], got {list(images.shape)}, {list(params.shape)}"
+            )
+        return _warp(images.float(), params.to(images.device), "bilinear").clamp(0, 1)
 
 
 class JointTransform:

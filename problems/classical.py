@@ -1,0 +1,91 @@
+"""Augmenters without weights: real pairs only, and the classical joint image-mask warps.
+
+These are the paper's classical baselines. ``rotate``, ``flip``, ``translate`` and ``combine``
+(all three, in a random order per sample) warp each real pair with one random affine map and
+add the warped pairs to the segmentation loss with weight ``lam``, as generated pairs are.
+With no weights the engine trains the segmenter alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Tuple
+
+import torch
+
+from e2eaug.data.transforms import OPS, MaskAugmenter
+from e2eaug.registry import AUGMENTERS
+
+from .augmenter import Augmenter, AugmenterConfig, Pairs
+
+
+@dataclass
+class NoAugmentationConfig(AugmenterConfig):
+    """``augmenter: {name: none}``: nothing but the real pairs (``lam`` is not used)."""
+
+    name: str = "none"
+
+
+@AUGMENTERS.register("none")
+class NoAugmentation(Augmenter):
+    """The segmenter trains on the real pairs alone."""
+
+    config_class = NoAugmentationConfig
+
+
+@dataclass
+class ClassicalConfig(AugmenterConfig):
+    """A classical warp: rotation angle in ``[-max_degrees, max_degrees]``, shifts up to
+    ``max_fraction`` of the side, each flip axis with probability ``p_flip``."""
+
+    name: str = "combine"
+    max_degrees: float = 30.0
+    max_fraction: float = 0.1
+    p_flip: float = 0.5
+
+
+class ClassicalAugmenter(Augmenter):
+    """Warps each real pair with one random affine map of the ops in :attr:`ops`."""
+
+    config_class = ClassicalConfig
+    ops: Tuple[str, ...] = OPS
+
+    def __init__(self, cfg: ClassicalConfig, data: Any, seed: int) -> None:
+        super().__init__(cfg, data, seed)
+        self.warp = MaskAugmenter(self.ops, cfg.max_degrees, cfg.max_fraction, cfg.p_flip)
+
+    def draw(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> Tuple[torch.Tensor, ...]:
+        params = self.warp.sample(len(masks), self.generator(step), masks.device)
+        return self.warp.apply_images(images, params), self.warp.apply(masks, params)
+
+    def pairs(self, images, masks, drawn) -> Optional[Pairs]:
+        warped_images, warped_masks = drawn
+        return warped_images, warped_masks
+
+
+@AUGMENTERS.register("rotate")
+class RotateAugmenter(ClassicalAugmenter):
+    """Rotations of the real pairs."""
+
+    ops = ("rotate",)
+
+
+@AUGMENTERS.register("flip")
+class FlipAugmenter(ClassicalAugmenter):
+    """Horizontal and vertical flips of the real pairs."""
+
+    ops = ("flip",)
+
+
+@AUGMENTERS.register("translate")
+class TranslateAugmenter(ClassicalAugmenter):
+    """Translations of the real pairs."""
+
+    ops = ("translate",)
+
+
+@AUGMENTERS.register("combine")
+class CombineAugmenter(ClassicalAugmenter):
+    """Rotation, flips and translation of the real pairs, in a random order per sample."""
+
+    ops = OPS
