@@ -2,7 +2,7 @@
 
 This module is the generic loader (:func:`from_dict`, :func:`to_dict`, :func:`apply_overrides`,
 :func:`read_yaml`) plus the small sections every level uses (components chosen by name,
-optimizers, hypergradients, data). Each level's own dataclass lives beside its owner; the whole
+optimizers, data; hypergradient methods are in :mod:`e2eaug.hypergrad`). Each level's own dataclass lives beside its owner; the whole
 run's :class:`~e2eaug.run_config.RunConfig` and ``load_config`` are in :mod:`e2eaug.run_config`.
 """
 
@@ -100,6 +100,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         inner = [a for a in args if a is not type(None)]
         return _coerce(value, inner[0], key)
     if dataclasses.is_dataclass(tp):
+        if hasattr(tp, "select"):  # a family of dataclasses; ``select`` picks one for ``value``
+            tp = tp.select(value, key)
         if isinstance(value, tp):
             return value
         if not isinstance(value, dict):
@@ -241,20 +243,3 @@ class OptimConfig:
     betas: List[float] = field(default_factory=lambda: [0.9, 0.999])
     momentum: float = 0.0
     weight_decay: float = 0.0
-
-
-@dataclass
-class HypergradConfig:
-    """How Betty approximates the best-response Jacobian at this level.
-
-    ``type`` is any name in ``betty.hypergradient.jvp_fn_mapping`` (darts, neumann, cg, sama, and
-    those e2eaug registers); the other fields are that method's knobs as Betty names them.
-    """
-
-    type: str = "darts"
-    darts_alpha: float = 0.01
-    neumann_iterations: int = 1
-    neumann_alpha: float = 1.0
-    cg_iterations: int = 1
-    cg_alpha: float = 1.0
-    sama_adam_alpha: float = 1.0

@@ -10,7 +10,7 @@
 from . import names
 from .architecture import ArchConfig, ArchitectureProblem
 from .augmenter import Augmenter, AugmenterConfig, AugmenterProblem
-from .base import BatchedProblem, betty_config
+from .base import BatchedProblem
 from .classical import ClassicalAugmenter, ClassicalConfig, NoAugmentation
 from .gan import E2EAugAugmenter, GANAugmenter, GANConfig, JointGANAugmenter, MaskAugConfig, Pix2PixAugmenter
 from .segmentation import SegConfig, SegmentationProblem
@@ -34,5 +34,4 @@ __all__ = [
     "Pix2PixAugmenter",
     "SegConfig",
     "SegmentationProblem",
-    "betty_config",
 ]

@@ -34,11 +34,12 @@ import torch
 from tqdm.auto import tqdm
 
 from e2eaug.batching import StepBatcher, step_generator, stream_seed
-from e2eaug.config import HypergradConfig, OptimConfig
+from e2eaug.config import OptimConfig
+from e2eaug.hypergrad import DartsConfig, HypergradConfig
 from e2eaug.optim import build_optimizer
 
 from . import names
-from .base import BatchedProblem, betty_config
+from .base import BatchedProblem
 
 Pairs = Tuple[torch.Tensor, torch.Tensor]
 
@@ -62,7 +63,7 @@ class AugmenterConfig:
     )
     pretrain_steps: int = 0
     unroll_steps: int = 1
-    hypergrad: HypergradConfig = field(default_factory=HypergradConfig)
+    hypergrad: HypergradConfig = field(default_factory=DartsConfig)
 
 
 class Augmenter:
@@ -194,7 +195,7 @@ class AugmenterProblem(BatchedProblem, Augmenter):
         BatchedProblem.__init__(
             self,
             names.AUG,
-            betty_config(cfg.hypergrad, cfg.unroll_steps),
+            cfg.hypergrad.betty_config(cfg.unroll_steps),
             module=module,
             optimizer=build_optimizer(cfg.optimizer, module.parameters()),
             batcher=batcher,

@@ -1,4 +1,4 @@
-"""Shared machinery of e2eaug's Betty problems: deterministic batches and Betty configs."""
+"""Shared machinery of e2eaug's Betty problems: deterministic batches and step counters."""
 
 from __future__ import annotations
 
@@ -6,36 +6,9 @@ from typing import Any, Dict, Tuple
 
 import torch
 from betty.configs import Config
-from betty.hypergradient import jvp_fn_mapping
 from betty.problems import ImplicitProblem
 
 from e2eaug.batching import StepBatcher
-from e2eaug.config import ConfigError, HypergradConfig
-
-
-def betty_config(hypergrad: HypergradConfig, unroll_steps: int = 1) -> Config:
-    """Betty's per-problem ``Config`` from e2eaug's hypergradient settings.
-
-    ``hypergrad.type`` is how hypergradients pass *through* this problem to the problems below
-    it: it matters for intermediate problems (seg, aug), not for the top one.
-    """
-    import e2eaug.hypergradients  # noqa: F401  (registers e2eaug's own methods in Betty's map)
-
-    if hypergrad.type not in jvp_fn_mapping:
-        known = ", ".join(sorted(jvp_fn_mapping))
-        raise ConfigError(f"hypergrad.type: unknown method {hypergrad.type!r}; known: {known}")
-    if unroll_steps < 1:
-        raise ConfigError(f"unroll_steps must be >= 1, got {unroll_steps}")
-    return Config(
-        type=hypergrad.type,
-        unroll_steps=unroll_steps,
-        darts_alpha=hypergrad.darts_alpha,
-        neumann_iterations=hypergrad.neumann_iterations,
-        neumann_alpha=hypergrad.neumann_alpha,
-        cg_iterations=hypergrad.cg_iterations,
-        cg_alpha=hypergrad.cg_alpha,
-        sama_adam_alpha=hypergrad.sama_adam_alpha,
-    )
 
 
 class BatchedProblem(ImplicitProblem):

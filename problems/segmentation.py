@@ -8,14 +8,15 @@ from typing import Any, Tuple
 import torch
 
 from e2eaug.batching import StepBatcher, stream_seed
-from e2eaug.config import ComponentConfig, HypergradConfig, OptimConfig, component
+from e2eaug.config import ComponentConfig, OptimConfig, component
+from e2eaug.hypergrad import DartsSharedConfig, HypergradConfig
 from e2eaug.losses import segmentation_loss
 from e2eaug.optim import build_optimizer
 from e2eaug.registry import SEGMENTERS
 
 from . import names
 from .augmenter import Augmenter
-from .base import BatchedProblem, betty_config
+from .base import BatchedProblem
 
 
 @dataclass
@@ -33,7 +34,7 @@ class SegConfig:
     unroll_steps: int = 1
     plateau_patience: int = 0
     plateau_factor: float = 0.5
-    hypergrad: HypergradConfig = field(default_factory=lambda: HypergradConfig("darts_shared"))
+    hypergrad: HypergradConfig = field(default_factory=DartsSharedConfig)
 
 
 class SegmentationProblem(BatchedProblem):
@@ -56,7 +57,7 @@ class SegmentationProblem(BatchedProblem):
     ) -> None:
         super().__init__(
             names.SEG,
-            betty_config(cfg.hypergrad, cfg.unroll_steps),
+            cfg.hypergrad.betty_config(cfg.unroll_steps),
             module=segmenter,
             optimizer=build_optimizer(cfg.optimizer, segmenter.parameters()),
             batcher=batcher,

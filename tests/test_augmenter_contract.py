@@ -101,7 +101,7 @@ def test_contract(name):
 @pytest.mark.parametrize("name", [n for n in ALL_AUGMENTERS if AUGMENTERS.get(n).trains_jointly])
 @pytest.mark.parametrize("method", ["darts", "neumann"])
 def test_side_effects_once_per_real_step(name, method, monkeypatch):
-    engine, _ = _engine(name, [f"seg.hypergrad.type={method}", f"augmenter.hypergrad.type={method}"])
+    engine, _ = _engine(name, [f"{level}.hypergrad={{type: {method}}}" for level in ("seg", "augmenter")])
     augmenter = engine.augmenter
     calls = []
     callback = augmenter.param_callback

@@ -42,8 +42,8 @@ def test_overrides_parse_yaml_values():
 
 def test_exponent_floats_without_a_dot_are_floats():
     # YAML 1.1 reads 1e-5 as a string; a float field takes it as the number it means
-    cfg = load_config("skin_synthetic", ["seg.hypergrad.darts_alpha=1e-5", "augmenter.lam=-2E+0"])
-    assert cfg.seg.hypergrad.darts_alpha == 1e-5 and cfg.augmenter.lam == -2.0
+    cfg = load_config("skin_synthetic", ["seg.hypergrad.alpha=1e-5", "augmenter.lam=-2E+0"])
+    assert cfg.seg.hypergrad.alpha == 1e-5 and cfg.augmenter.lam == -2.0
     with pytest.raises(ConfigError, match=r"augmenter\.lam"):
         load_config("skin_synthetic", ["augmenter.lam=1e"])
 
@@ -64,11 +64,19 @@ def test_unknown_augmenter_name_lists_known():
 
 
 def test_unknown_hypergradient_method_is_named():
-    from e2eaug.config import HypergradConfig
-    from e2eaug.problems import betty_config
+    with pytest.raises(ConfigError, match=r"seg\.hypergrad\.type: unknown hypergradient method 'magic'.*darts"):
+        load_config("skin_synthetic", ["seg.hypergrad.type=magic"])
 
-    with pytest.raises(ConfigError, match="hypergrad.type.*'magic'.*darts"):
-        betty_config(HypergradConfig(type="magic"))
+
+def test_hypergradient_knobs_are_the_methods_own():
+    from e2eaug.hypergrad import NeumannConfig
+
+    cfg = load_config("skin_synthetic", ["seg.hypergrad={type: neumann, iterations: 3, alpha: 0.1}"])
+    assert isinstance(cfg.seg.hypergrad, NeumannConfig)
+    betty = cfg.seg.hypergrad.betty_config(unroll_steps=2)
+    assert (betty.type, betty.neumann_iterations, betty.neumann_alpha, betty.unroll_steps) == ("neumann", 3, 0.1, 2)
+    with pytest.raises(ConfigError, match=r"seg\.hypergrad\.iterations"):
+        load_config("skin_synthetic", ["seg.hypergrad={type: darts, iterations: 3}"])
 
 
 def test_plugin_augmenter_is_parsed_with_its_own_config_class():

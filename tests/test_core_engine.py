@@ -23,6 +23,14 @@ def _engine(extra=None, run=None, dtype=torch.float32):
     return engine, cfg
 
 
+LEVELS = ("seg", "augmenter")
+
+
+def _method(name):
+    """Both intermediate levels on hypergradient method ``name`` with its default knobs."""
+    return [f"{level}.hypergrad={{type: {name}}}" for level in LEVELS]
+
+
 def _relative_error(estimate, reference):
     return ((estimate - reference).norm() / reference.norm()).item()
 
@@ -69,7 +77,7 @@ def test_training_steps_are_pure_and_deterministic():
 
 @pytest.mark.parametrize("method", ["darts", "neumann"])
 def test_discriminator_steps_once_per_gan_step(method):
-    engine, _ = _engine([f"seg.hypergrad.type={method}", f"augmenter.hypergrad.type={method}"])
+    engine, _ = _engine(_method(method))
     gan = getattr(engine, names.AUG)
     for step in range(1, 4):
         engine.global_step += 1
@@ -122,30 +130,19 @@ def reference_alpha_grad(engine, method, iterations=0, neumann_alpha=1.0):
 @pytest.mark.parametrize(
     "method,extra",
     [
-        ("darts", SMOOTH + ["seg.hypergrad.darts_alpha=1e-5", "augmenter.hypergrad.darts_alpha=1e-5"]),
-        (
-            "neumann",
-            [
-                "seg.hypergrad.neumann_iterations=3",
-                "seg.hypergrad.neumann_alpha=0.1",
-                "augmenter.hypergrad.neumann_iterations=3",
-                "augmenter.hypergrad.neumann_alpha=0.1",
-            ],
-        ),
+        ("darts", SMOOTH + [f"{level}.hypergrad={{type: darts, alpha: 1e-5}}" for level in LEVELS]),
+        ("neumann", [f"{level}.hypergrad={{type: neumann, iterations: 3, alpha: 0.1}}" for level in LEVELS]),
     ],
 )
 def test_applied_alpha_gradient_matches_double_backward_reference(method, extra):
-    engine, cfg = _engine(
-        [f"seg.hypergrad.type={method}", f"augmenter.hypergrad.type={method}"] + extra,
-        dtype=torch.float64,
-    )
+    engine, cfg = _engine(extra, dtype=torch.float64)
     arch = getattr(engine, names.ARCH)
     seen = []
 
     def capture():
         applied = arch.module.alpha.grad.detach().clone()
         ref = reference_alpha_grad(
-            engine, method, cfg.seg.hypergrad.neumann_iterations, cfg.seg.hypergrad.neumann_alpha
+            engine, method, getattr(cfg.seg.hypergrad, "iterations", 0), cfg.seg.hypergrad.alpha
         )
         seen.append((applied, ref.detach()))
 
@@ -163,7 +160,7 @@ def test_applied_alpha_gradient_matches_double_backward_reference(method, extra)
 
 @pytest.mark.parametrize("method", ["darts", "neumann"])
 def test_short_run_moves_alpha_and_scores_finite(method):
-    engine, _ = _engine([f"seg.hypergrad.type={method}", f"augmenter.hypergrad.type={method}"])
+    engine, _ = _engine(_method(method))
     alpha0 = getattr(engine, names.ARCH).module.alpha.detach().clone()
     best = engine.run()
     alpha1 = getattr(engine, names.ARCH).module.alpha.detach()
@@ -197,7 +194,7 @@ def test_darts_shared_equals_darts_with_half_the_seg_evaluations():
     so compared in float64, by norm; in float32 the norm-relative difference is ~1e-5."""
     grads, calls = {}, {}
     for method in ("darts", "darts_shared"):
-        engine, _ = _engine(SMOOTH + [f"seg.hypergrad.type={method}"], dtype=torch.float64)
+        engine, _ = _engine(SMOOTH + [f"seg.hypergrad={{type: {method}}}"], dtype=torch.float64)
         arch, seg = getattr(engine, names.ARCH), getattr(engine, names.SEG)
         seen = []
         arch.grad_callback = lambda: seen.append(arch.module.alpha.grad.detach().clone())

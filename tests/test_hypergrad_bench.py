@@ -9,10 +9,11 @@ from benchmarks.hypergrad import measure, methods, report, suite
 from benchmarks.hypergrad.__main__ import parse_args
 from benchmarks.hypergrad.problems import ChainCase, RidgeCase
 from benchmarks.hypergrad.reference import ift_dense
+from e2eaug.hypergrad import METHODS
 
 CASES = [RidgeCase(6, n_train=20, n_val=10, dtype=torch.float64),
          ChainCase(5, dtype=torch.float64)]
-ALL_METHODS = {suite.EXACT, suite.IDENTITY, "darts", "neumann", "cg", "cg_fixed", "sama"}
+ALL_METHODS = {suite.EXACT, suite.IDENTITY, *METHODS}  # every registered method
 
 
 def _upper_value(case):

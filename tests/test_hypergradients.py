@@ -1,4 +1,4 @@
-"""The plugin's hypergradient methods (e2eaug.hypergradients) on a bilevel quadratic."""
+"""The plugin's hypergradient methods (e2eaug.hypergrad) on a bilevel quadratic."""
 
 import pytest
 import torch
@@ -7,7 +7,7 @@ from betty.engine import Engine
 from betty.hypergradient import jvp_fn_mapping
 from betty.problems import ImplicitProblem
 
-from e2eaug.hypergradients import cg_fixed, conjugate_gradient
+from e2eaug.hypergrad import cg_fixed, conjugate_gradient
 
 SIZE = 12
 

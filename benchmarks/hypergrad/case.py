@@ -99,7 +99,7 @@ class Case(abc.ABC):
 
         Args:
             config: Betty config of every lower problem; it selects the hypergradient method
-                and its knobs (``type``, ``darts_alpha``, ``neumann_iterations``, ...).
+                and its knobs as Betty names them (``type``, ``darts_alpha``, ``neumann_iterations``, ...).
             optimizer: optimizer class of every lower problem (Adam for ``sama``).
             device: ``"cpu"`` or ``"cuda"``.
 

@@ -72,16 +72,17 @@ METHOD_FIELDS = ("type", "darts_alpha", "darts_multitask", "neumann_iterations",
 def sweep_methods() -> Tuple[Method, ...]:
     """Knob settings measured on e2eaug: every method, fewer iterations than on the quadratics.
 
-    ``darts_alpha`` goes down to 1e-6, where the perturbation stops crossing ReLU/max-pool/L1
+    darts' ``alpha`` goes down to 1e-6, where the perturbation stops crossing ReLU/max-pool/L1
     kinks on the pix2pix variant. One Hessian-vector product costs 20 to 40 ms here, whatever
     the width (small convolutions are overhead-bound), and the CPU peak-memory tracker of
     :mod:`~benchmarks.hypergrad.measure` slows a 10-iteration Neumann call to about 20 s, so
     long Neumann/CG runs are left out; they diverge or stop early on these indefinite Hessians
-    anyway. ``neumann_alpha = 0.01`` is below ``2 / lambda_max`` of both Hessians
+    anyway. Neumann's ``alpha = 0.01`` is below ``2 / lambda_max`` of both Hessians
     (``lambda_max`` up to about 100), so only the negative eigenvalues make Neumann diverge.
     """
     return (
         *(methods.darts(a) for a in (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)),
+        methods.darts_shared(0.01),
         *(methods.neumann(k, 0.01) for k in (1, 3, 10)),
         methods.cg(1), methods.cg(3),
         methods.cg_fixed(1), methods.cg_fixed(20),
@@ -133,7 +134,7 @@ class E2EAugCase(Case):
             f"augmenter.reconstruction={'smooth_l1' if self.smooth else 'l1'}",
             "augmenter.batch_size=4", "augmenter.pretrain_steps=0",
             *(f"{section}.hypergrad.{key}" for section in ("augmenter", "seg")
-              for key in ("type=darts", "darts_alpha=0.01")),
+              for key in ("type=darts", "alpha=0.01")),
             f"seg.segmenter.kwargs={{depth: 2, base_width: {width}, norm: group{act}{pool}}}",
             "seg.batch_size=4", "arch.batch_size=4",
             f"engine.train_iters={max(self.pre_steps, 1)}", "engine.valid_every=1",

@@ -1,4 +1,5 @@
-"""The hypergradient methods under test: Betty's ``Config(type=...)`` plus fixed knobs."""
+"""The hypergradient methods under test: a registered method (``e2eaug.hypergrad.METHODS``)
+with its knobs set."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Tuple, Type
 import torch
 from betty.configs import Config
 
-import e2eaug.hypergradients  # noqa: F401  (registers "cg_fixed" in Betty's table)
+from e2eaug.hypergrad import METHODS
 
 SAMA_WARMUP_STEPS = 10
 """Adam steps each lower problem takes before ``sama`` is measured (it reads Adam's state)."""
@@ -16,11 +17,11 @@ SAMA_WARMUP_STEPS = 10
 
 @dataclass(frozen=True)
 class Method:
-    """One Betty hypergradient method with its knobs set.
+    """One hypergradient method with its knobs set.
 
     Attributes:
-        name: the method's name in ``betty.hypergradient.jvp_fn_mapping``.
-        knobs: ``(Config field, value)`` pairs, e.g. ``(("neumann_iterations", 10),)``.
+        name: the method's name in :data:`e2eaug.hypergrad.METHODS` (and Betty's table).
+        knobs: ``(knob, value)`` pairs of its config dataclass, e.g. ``(("iterations", 10),)``.
     """
 
     name: str
@@ -28,8 +29,8 @@ class Method:
 
     @property
     def config(self) -> Config:
-        """Config of every lower problem when this method is measured."""
-        return Config(type=self.name, **dict(self.knobs))
+        """Betty ``Config`` of every lower problem when this method is measured."""
+        return METHODS.get(self.name)(**dict(self.knobs)).betty_config()
 
     @property
     def optimizer(self) -> Type[torch.optim.Optimizer]:
@@ -43,48 +44,51 @@ class Method:
 
     @property
     def label(self) -> str:
-        """Knobs without their method prefix, e.g. ``iterations=10 alpha=0.3``."""
-        return " ".join(f"{key.split('_', 1)[1]}={value:g}" for key, value in self.knobs)
+        """The knobs, e.g. ``iterations=10 alpha=0.3``."""
+        return " ".join(f"{key}={value:g}" for key, value in self.knobs)
 
-    def series(self, swept: str) -> str:
-        """Name of the curve this method lies on when knob ``swept`` varies."""
-        fixed = [f"{key.split('_', 1)[1]}={value:g}" for key, value in self.knobs if key != swept]
+    @property
+    def series(self) -> str:
+        """Name of the curve this method lies on: its knobs but the one its family varies."""
+        swept = METHODS.get(self.name).swept
+        fixed = [f"{key}={value:g}" for key, value in self.knobs if key != swept]
         return " ".join([self.name, *fixed])
 
 
+def method(name: str, **knobs: float) -> Method:
+    """``name`` with ``knobs`` (checked against the method's dataclass)."""
+    METHODS.get(name)(**knobs)  # unknown method or knob: an error now
+    return Method(name, tuple(knobs.items()))
+
+
 def darts(alpha: float) -> Method:
-    """Betty's finite-difference ``darts`` with radius ``darts_alpha``."""
-    return Method("darts", (("darts_alpha", alpha),))
+    """Betty's finite-difference ``darts`` with radius ``alpha``."""
+    return method("darts", alpha=alpha)
+
+
+def darts_shared(alpha: float) -> Method:
+    """The plugin's ``darts`` evaluated once for all paths through a level."""
+    return method("darts_shared", alpha=alpha)
 
 
 def neumann(iterations: int, alpha: float) -> Method:
     """Betty's Neumann-series ``neumann``."""
-    return Method("neumann", (("neumann_iterations", iterations), ("neumann_alpha", alpha)))
+    return method("neumann", iterations=iterations, alpha=alpha)
 
 
 def cg(iterations: int, alpha: float = 1.0) -> Method:
     """Betty 0.2.1's conjugate-gradient ``cg`` (buggy beyond one iteration)."""
-    return Method("cg", (("cg_iterations", iterations), ("cg_alpha", alpha)))
+    return method("cg", iterations=iterations, alpha=alpha)
 
 
 def cg_fixed(iterations: int) -> Method:
-    """The plugin's corrected conjugate gradients (``e2eaug.hypergradients``)."""
-    return Method("cg_fixed", (("cg_iterations", iterations),))
+    """The plugin's corrected conjugate gradients (``e2eaug.hypergrad.cg_fixed``)."""
+    return method("cg_fixed", iterations=iterations)
 
 
 def sama(alpha: float) -> Method:
     """Betty's Adam-preconditioned finite difference ``sama``."""
-    return Method("sama", (("sama_adam_alpha", alpha),))
-
-
-SWEPT_KNOB = {
-    "darts": "darts_alpha",
-    "neumann": "neumann_iterations",
-    "cg": "cg_iterations",
-    "cg_fixed": "cg_iterations",
-    "sama": "sama_adam_alpha",
-}
-"""The knob each method's error-vs-cost curve varies."""
+    return method("sama", adam_alpha=alpha)
 
 
 def knob_sweep() -> Tuple[Method, ...]:
@@ -92,6 +96,7 @@ def knob_sweep() -> Tuple[Method, ...]:
     iterations = (1, 2, 5, 10, 20)
     return (
         *(darts(a) for a in (1e-4, 1e-3, 1e-2, 1e-1, 1.0)),
+        darts_shared(0.01),
         *(neumann(k, a) for a in (0.1, 0.3, 1.0) for k in (1, 3, 10, 30, 100)),
         *(cg(k) for k in iterations),
         *(cg(5, a) for a in (0.5, 2.0)),
@@ -102,9 +107,9 @@ def knob_sweep() -> Tuple[Method, ...]:
 
 def representatives() -> Tuple[Method, ...]:
     """One setting per method for the scaling study (Betty's defaults where they work)."""
-    return (darts(0.01), neumann(30, 0.3), cg(10), cg_fixed(10), sama(1.0))
+    return (darts(0.01), darts_shared(0.01), neumann(30, 0.3), cg(10), cg_fixed(10), sama(1.0))
 
 
 def smoke() -> Tuple[Method, ...]:
     """One cheap setting per method, for tests."""
-    return (darts(0.01), neumann(50, 0.3), cg(2), cg_fixed(10), sama(1.0))
+    return (darts(0.01), darts_shared(0.01), neumann(50, 0.3), cg(2), cg_fixed(10), sama(1.0))

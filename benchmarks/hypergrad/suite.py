@@ -133,7 +133,7 @@ def measure_case(case: Case, settings: Tuple[Method, ...], device: str, repeats:
         seconds, peak = _cost(lambda: measure.hypergradient(wiring.upper), restore, device,
                               repeats, warmup)
         row = _row(base, method.name, method.label, estimate, reference, seconds, peak)
-        row["series"] = method.series(methods.SWEPT_KNOB[method.name])
+        row["series"] = method.series
         rows.append(row)
     return rows
 

@@ -1,0 +1,20 @@
+"""Betty 0.2.1's ``cg``: conjugate gradients on the Hessian, ``alpha``-rescaled steps. Its next
+search direction uses the old residual, so more than one iteration is wrong: prefer
+``cg_fixed``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import HypergradConfig, register
+
+
+@register("cg")
+@dataclass
+class CGConfig(HypergradConfig):
+    type: str = "cg"
+    iterations: int = 1
+    alpha: float = 1.0
+
+    betty_fields = {"iterations": "cg_iterations", "alpha": "cg_alpha"}
+    swept = "iterations"

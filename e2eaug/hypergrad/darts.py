@@ -1,0 +1,19 @@
+"""Betty's ``darts``: the best-response Jacobian by a central finite difference (identity
+inverse Hessian; Liu et al., "DARTS", 2019). ``alpha`` is the radius relative to the
+incoming vector's norm (``eps = alpha / ||v||``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import HypergradConfig, register
+
+
+@register("darts")
+@dataclass
+class DartsConfig(HypergradConfig):
+    type: str = "darts"
+    alpha: float = 0.01
+
+    betty_fields = {"alpha": "darts_alpha"}
+    swept = "alpha"

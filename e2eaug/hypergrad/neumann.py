@@ -1,0 +1,19 @@
+"""Betty's ``neumann``: the inverse Hessian by ``iterations`` terms of its Neumann series with
+step ``alpha`` (Lorraine et al., 2020)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import HypergradConfig, register
+
+
+@register("neumann")
+@dataclass
+class NeumannConfig(HypergradConfig):
+    type: str = "neumann"
+    iterations: int = 1
+    alpha: float = 1.0
+
+    betty_fields = {"iterations": "neumann_iterations", "alpha": "neumann_alpha"}
+    swept = "iterations"

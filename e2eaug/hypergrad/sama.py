@@ -1,0 +1,18 @@
+"""Betty's ``sama``: a finite difference preconditioned by the lower problem's Adam state
+(Choe et al., 2023); it needs Adam as the lower optimizer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import HypergradConfig, register
+
+
+@register("sama")
+@dataclass
+class SamaConfig(HypergradConfig):
+    type: str = "sama"
+    adam_alpha: float = 1.0
+
+    betty_fields = {"adam_alpha": "sama_adam_alpha"}
+    swept = "adam_alpha"
