@@ -98,3 +98,13 @@ def test_cuda_without_a_gpu_is_one_line_and_no_run_folder(tiny_yaml, tmp_path, c
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("e2eaug: error: engine.device is 'cuda'")
     assert not (tmp_path / "runs").exists()
+
+
+def test_derive_without_an_architecture_is_one_clear_error(tiny_yaml, tmp_path, capsys):
+    assert main(["train", "--config", str(tiny_yaml), "--set", "augmenter.name=combine"]) == 0
+    run = _only_run(tmp_path)
+    capsys.readouterr()
+    assert main(["derive", "--run", str(run.path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "augmenter 'combine' has no architecture to derive" in err[0]
+    assert not run.genotype_path.exists()
