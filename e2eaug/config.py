@@ -58,10 +58,13 @@ class TestSetConfig:
 class DataConfig:
     """Where the image-mask pairs come from and how they are split.
 
-    ``source: synthetic`` draws ``task`` (skin | lung) pairs from the embedded generator: the
-    in-distribution domain ``id`` for train/val/test and each of ``shifted_domains`` as an extra
-    test set. ``source: folder`` reads ``root`` with ``layout``; the pairs not in train/val are
-    the test set, and ``extra_tests`` add further folder test sets.
+    The test sets are fixed per dataset: drawn from ``test_seed`` alone, whatever ``n_train``
+    and ``seed`` are, so every training size and seed is scored on the same images. ``seed``
+    draws the validation and training pairs from the rest (a larger ``n_train`` extends the
+    training set). ``source: synthetic`` draws ``task`` (skin | lung) pairs from the embedded
+    generator: ``n_test`` pairs of the in-distribution domain ``id`` and of each of
+    ``shifted_domains``. ``source: folder`` reads ``root`` with ``layout`` and holds ``n_test`` of
+    its pairs out as the test set ``test``; ``extra_tests`` add further folder test sets.
     """
 
     source: str = "synthetic"
@@ -76,6 +79,7 @@ class DataConfig:
     shifted_domains: List[str] = field(default_factory=lambda: ["ood"])
     extra_tests: List[TestSetConfig] = field(default_factory=list)
     seed: int = 0
+    test_seed: int = 0
 
 
 # ----------------------------------------------------------------------------- loading

@@ -7,7 +7,7 @@ from PIL import Image
 
 from e2eaug.config import DataConfig
 from e2eaug.config import TestSetConfig as ExtraTestSet
-from e2eaug.data import JointFlip, PairDataset, build_data, make_synthetic, to_channels
+from e2eaug.data import JointFlip, PairDataset, build_data, to_channels
 
 
 def _folder(root, n=6, size=16):
@@ -28,14 +28,22 @@ def test_synthetic_bundle_splits_without_repeats():
     bundle = build_data(cfg)
     sizes = [len(bundle.train), len(bundle.val)] + [len(bundle.tests[k]) for k in ("id", "ood", "ood_blur")]
     assert sizes == [5, 3, 4, 4, 4] and bundle.channels == 3
-    in_dist = torch.cat([bundle.train.images, bundle.val.images, bundle.tests["id"].images])
-    images, _ = make_synthetic("skin", "id", 12, 16, seed=0)
-    assert torch.equal(in_dist.sort(0).values, torch.from_numpy(images).sort(0).values)
-    every = torch.cat([in_dist, bundle.tests["ood"].images, bundle.tests["ood_blur"].images]).flatten(1)
-    assert len(torch.unique(every, dim=0)) == len(every)
+    every = torch.cat([bundle.train.images, bundle.val.images] + [t.images for t in bundle.tests.values()])
+    assert len(torch.unique(every.flatten(1), dim=0)) == len(every)
     assert build_data(cfg).train.names == bundle.train.names  # deterministic per seed
     other_seed = DataConfig(n_train=5, n_val=3, n_test=4, image_size=16, seed=1)
     assert not torch.equal(build_data(other_seed).train.images, bundle.train.images)
+
+
+def test_synthetic_test_sets_are_fixed_and_training_sets_nest():
+    runs = [build_data(DataConfig(n_train=k, n_val=3, n_test=4, image_size=16, seed=s)) for k in (2, 6) for s in (0, 1)]
+    for bundle in runs[1:]:
+        for name in ("id", "ood"):
+            assert torch.equal(bundle.tests[name].images, runs[0].tests[name].images)
+    small, large = runs[0], runs[2]  # seed 0 at 2 and 6 training pairs
+    assert torch.equal(large.train.images[:2], small.train.images) and torch.equal(large.val.images, small.val.images)
+    moved = build_data(DataConfig(n_train=2, n_val=3, n_test=4, image_size=16, test_seed=1))
+    assert not torch.equal(moved.tests["id"].images, small.tests["id"].images)
 
 
 def test_synthetic_channels_can_be_converted():
@@ -46,7 +54,7 @@ def test_synthetic_channels_can_be_converted():
 
 def test_folder_bundle_with_extra_tests(tmp_path):
     root = _folder(tmp_path / "d")
-    cfg = DataConfig(source="folder", root=str(root), n_train=3, n_val=1, image_size=8, channels=1,
+    cfg = DataConfig(source="folder", root=str(root), n_train=3, n_val=1, n_test=2, image_size=8, channels=1,
                      extra_tests=[ExtraTestSet("other", str(root))])
     bundle = build_data(cfg)
     sizes = [len(bundle.train), len(bundle.val), len(bundle.tests["test"]), len(bundle.tests["other"])]
@@ -66,17 +74,17 @@ def test_bad_configs_name_the_problem(tmp_path):
         build_data(DataConfig(shifted_domains=["mars"], n_train=1, n_val=1, n_test=1, image_size=8))
     with pytest.raises(ValueError, match="test set name 'id' is used twice"):
         build_data(DataConfig(shifted_domains=["id"], n_train=1, n_val=1, n_test=1, image_size=8))
-    with pytest.raises(ValueError, match="n_train must be > 0"):
+    with pytest.raises(ValueError, match="need data.n_train > 0"):
         build_data(DataConfig(n_train=0))
     with pytest.raises(ValueError, match="data.root must name a folder"):
         build_data(DataConfig(source="folder"))
     with pytest.raises(ValueError, match="larger than the 6 pairs"):
-        build_data(DataConfig(source="folder", root=root, n_train=5, n_val=3, image_size=8))
+        build_data(DataConfig(source="folder", root=root, n_train=2, n_val=1, n_test=4, image_size=8))
     with pytest.raises(ValueError, match="test set name 'test' is used twice"):
-        build_data(DataConfig(source="folder", root=root, n_train=2, n_val=1, image_size=8,
+        build_data(DataConfig(source="folder", root=root, n_train=2, n_val=1, n_test=1, image_size=8,
                               extra_tests=[ExtraTestSet("test", root)]))
     with pytest.raises(ValueError, match=r"extra_tests\[0\] \('ph2'\): root must name a folder"):
-        build_data(DataConfig(source="folder", root=root, n_train=2, n_val=1, image_size=8,
+        build_data(DataConfig(source="folder", root=root, n_train=2, n_val=1, n_test=1, image_size=8,
                               extra_tests=[ExtraTestSet("ph2", "")]))
 
 

@@ -7,6 +7,7 @@ from typing import Dict, List, Sequence
 
 import torch
 
+from e2eaug.batching import stream_seed
 from e2eaug.config import DataConfig
 from e2eaug.data.dataset import PairDataset, to_channels
 from e2eaug.data.folder import load_folder
@@ -26,12 +27,13 @@ class DataBundle:
     channels: int
 
 
-def _synthetic(cfg: DataConfig, domain: str, n: int) -> PairDataset:
-    images, masks = make_synthetic(cfg.task, domain, n, cfg.image_size, cfg.seed)
+def _synthetic(cfg: DataConfig, domain: str, n: int, stream: str) -> PairDataset:
+    seed = stream_seed(cfg.test_seed if stream == "test" else cfg.seed, f"data.{stream}")
+    images, masks = make_synthetic(cfg.task, domain, n, cfg.image_size, seed)
     images = torch.from_numpy(images)
     if cfg.channels is not None:
         images = to_channels(images, cfg.channels)
-    names = [f"{cfg.task}_{domain}_{i:05d}" for i in range(n)]
+    names = [f"{cfg.task}_{domain}_{stream}_{i:05d}" for i in range(n)]
     return PairDataset(images, torch.from_numpy(masks), names)
 
 
@@ -47,12 +49,11 @@ def _check_names(names: Sequence[str], taken: List[str], key: str) -> None:
 def build_data(cfg: DataConfig) -> DataBundle:
     """Train/val/test splits as ``cfg`` describes.
 
-    ``synthetic``: ``n_train + n_val + n_test`` pairs of domain ``id`` (seed ``cfg.seed``) split
-    by :func:`split_indices`; tests ``{"id": ..., <domain>: ...}`` with ``n_test`` pairs per
-    ``cfg.shifted_domains`` entry (each domain has its own seed stream, so no image repeats).
-    ``folder``: :func:`load_folder` of ``cfg.root``; the pairs outside train/val form
-    ``tests["test"]`` (``n_test`` is not used), and each ``cfg.extra_tests`` entry adds a folder
-    test set at the same size and channels.
+    ``synthetic``: validation then training pairs of domain ``id`` from the stream of ``seed``
+    (item ``i`` is the same whatever ``n_train``), and tests ``{"id": ..., <domain>: ...}`` with
+    ``n_test`` pairs each from the stream of ``test_seed``. ``folder``: :func:`load_folder` of
+    ``cfg.root`` cut by :func:`split_indices`; the test split is ``tests["test"]``, and each
+    ``cfg.extra_tests`` entry adds a folder test set at the same size and channels.
 
     Raises:
         ValueError: unknown source/task/domain/layout, bad split sizes, missing root, or a
@@ -60,17 +61,19 @@ def build_data(cfg: DataConfig) -> DataBundle:
     """
     taken: List[str] = []
     if cfg.source == "synthetic":
-        n = cfg.n_train + cfg.n_val + cfg.n_test
-        train, val, test = split_indices(n, cfg.n_train, cfg.n_val, cfg.seed, cfg.n_test)
-        pool = _synthetic(cfg, "id", n)
+        if cfg.n_train <= 0 or cfg.n_val < 0 or cfg.n_test <= 0:
+            raise ValueError(
+                f"need data.n_train > 0, n_val >= 0, n_test > 0; got {cfg.n_train}, {cfg.n_val}, {cfg.n_test}"
+            )
         _check_names(["id", *cfg.shifted_domains], taken, "data.shifted_domains")
-        tests = {"id": pool.subset(test)}
-        tests.update({domain: _synthetic(cfg, domain, cfg.n_test) for domain in cfg.shifted_domains})
+        pool = _synthetic(cfg, "id", cfg.n_val + cfg.n_train, "trainval")
+        val, train = torch.arange(cfg.n_val), torch.arange(cfg.n_val, cfg.n_val + cfg.n_train)
+        tests = {domain: _synthetic(cfg, domain, cfg.n_test, "test") for domain in ["id", *cfg.shifted_domains]}
     elif cfg.source == "folder":
         if not cfg.root:
             raise ValueError("data.root must name a folder when data.source is 'folder'")
         pool = load_folder(cfg.root, cfg.layout, cfg.image_size, cfg.channels)
-        train, val, test = split_indices(len(pool), cfg.n_train, cfg.n_val, cfg.seed)
+        train, val, test = split_indices(len(pool), cfg.n_train, cfg.n_val, cfg.n_test, cfg.seed, cfg.test_seed)
         _check_names(["test", *(extra.name for extra in cfg.extra_tests)], taken, "data.extra_tests")
         tests = {"test": pool.subset(test)}
         for i, extra in enumerate(cfg.extra_tests):

@@ -1,47 +1,49 @@
-"""Deterministic, disjoint train/val/test splits."""
+"""Deterministic, disjoint train/val/test splits with a test set fixed per dataset."""
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Tuple
 
 import numpy as np
 
 
 def split_indices(
-    n: int, n_train: int, n_val: int, seed: int, n_test: Optional[int] = None
+    n: int, n_train: int, n_val: int, n_test: int, seed: int, test_seed: int = 0
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shuffle ``range(n)`` with ``seed`` and cut it into train, val and test indices.
+    """Cut ``range(n)`` into train, val and test indices.
+
+    The test split (``n_test`` items) is drawn first, from ``test_seed`` alone, so it is the
+    same whatever ``n_train``, ``n_val`` and ``seed`` are: runs of every training size and seed
+    are scored on the same images. Validation and training items come from the rest, shuffled
+    by ``seed``: validation first, then training, so a larger ``n_train`` with the same seed
+    extends the training set and keeps the validation set.
 
     Args:
         n: number of items.
         n_train: training items (> 0).
         n_val: validation items (>= 0).
-        seed: shuffling seed; the same seed gives the same split.
-        n_test: test items; ``None`` takes all the rest.
+        n_test: test items (> 0).
+        seed: shuffles the non-test items.
+        test_seed: chooses the test items.
 
     Returns:
-        Three disjoint index arrays ``(train, val, test)``; a larger ``n_train`` with the same
-        seed extends the training set.
+        Three disjoint index arrays ``(train, val, test)``.
 
     Raises:
-        ValueError: ``n_train <= 0``, ``n_val < 0``, ``n_test <= 0``, more items asked for than
-            ``n`` holds, or an empty test split.
+        ValueError: ``n_train <= 0``, ``n_val < 0``, ``n_test <= 0``, or more items asked for
+            than ``n`` holds.
     """
     if n_train <= 0:
         raise ValueError(f"n_train must be > 0, got {n_train}")
-    if n_val < 0 or (n_test is not None and n_test <= 0):
+    if n_val < 0 or n_test <= 0:
         raise ValueError(f"n_val must be >= 0 and n_test > 0, got n_val={n_val}, n_test={n_test}")
-    wanted = n_train + n_val + (n_test or 0)
+    wanted = n_train + n_val + n_test
     if wanted > n:
         raise ValueError(
-            f"split of n_train={n_train} + n_val={n_val}"
-            + (f" + n_test={n_test}" if n_test else "")
-            + f" = {wanted} is larger than the {n} pairs available"
+            f"split of n_train={n_train} + n_val={n_val} + n_test={n_test} = {wanted} "
+            f"is larger than the {n} pairs available"
         )
-    if n_test is None and wanted == n:
-        raise ValueError(f"n_train={n_train} + n_val={n_val} uses all {n} pairs: the test split is empty")
-    order = np.random.default_rng(seed).permutation(n)
-    train, val = order[:n_train], order[n_train : n_train + n_val]
-    rest = order[n_train + n_val :]
-    test = rest if n_test is None else rest[:n_test]
-    return train, val, test
+    test = np.random.default_rng(test_seed).permutation(n)[:n_test]
+    rest = np.setdiff1d(np.arange(n), test)
+    rest = rest[np.random.default_rng(seed).permutation(len(rest))]
+    return rest[n_val : n_val + n_train], rest[:n_val], test
