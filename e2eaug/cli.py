@@ -50,7 +50,7 @@ def _cmd_train(args: argparse.Namespace, then_evaluate: bool) -> int:
         results = jobs.evaluate(run, "best")
         print(jobs.format_results(results))
     print(f"outputs: {run.path} (config.yaml, metrics.jsonl, best.pt, last.pt, samples.png, curves.png"
-          + (", results.json)" if then_evaluate else ")"))
+          + (", results.json, per_image.csv)" if then_evaluate else ")"))
     return 0
 
 
@@ -84,6 +84,21 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     genotype = jobs.derive(run, args.checkpoint)
     print(yaml.safe_dump(genotype, sort_keys=False).rstrip())
     print(f"wrote {run.genotype_path}")
+    return 0
+
+
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    from e2eaug.experiment import load_experiment, run_experiment
+
+    spec = load_experiment(args.config, args.profile)
+    failed = run_experiment(spec, jobs=args.jobs)
+    return 1 if failed else 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from e2eaug.experiment import compare_table
+
+    print(compare_table(args.runs))
     return 0
 
 
@@ -143,6 +158,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", required=True, help="run folder")
     p.add_argument("--checkpoint", choices=["best", "last"], default="best")
     p.set_defaults(func=_cmd_derive)
+
+    p = sub.add_parser(
+        "experiment",
+        help="run a grid of runs (data x sizes x segmenters x augmenters x seeds) -> results.csv/md, figures",
+    )
+    p.add_argument("--config", required=True, help="experiment YAML (e.g. experiments/jsrt.yaml)")
+    p.add_argument("--profile", default=None, help="a profile of the file (e.g. quick, paper)")
+    p.add_argument("--jobs", type=int, default=1, help="cells run in parallel processes (default 1)")
+    p.set_defaults(func=_cmd_experiment)
+
+    p = sub.add_parser("compare", help="one table of test scores across run or experiment folders")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders or experiment folders")
+    p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("data", help="dataset tools")
     data_sub = p.add_subparsers(dest="data_command", required=True)

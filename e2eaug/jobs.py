@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -79,17 +81,24 @@ def load_run(run: RunDir, which: str = "best"):
 
 
 def evaluate(run: RunDir, which: str = "best") -> Dict[str, Any]:
-    """Dice and Jaccard of the checkpoint's segmenter on every test set -> ``results.json``."""
+    """Dice and Jaccard of the checkpoint's segmenter on every test set -> ``results.json``, and
+    per image -> ``per_image.csv`` (test_set, image, dice, jaccard)."""
     _, engine, data = load_run(run, which)
     seg = getattr(engine, names.SEG)
-    results = {
-        "checkpoint": which,
-        "step": engine.global_step,
-        "best_val": engine.best,
-        "tests": {name: evaluate_segmenter(seg.module, ds, seg.device) for name, ds in data.tests.items()},
-    }
+    tests = {name: evaluate_segmenter(seg.module, ds, seg.device, per_image=True) for name, ds in data.tests.items()}
+    rows = [(name, image, dice, jaccard) for name, r in tests.items() for image, dice, jaccard in r.pop("per_image")]
+    atomic_write_text(run.per_image_path, _csv(("test_set", "image", "dice", "jaccard"), rows))
+    results = {"checkpoint": which, "step": engine.global_step, "best_val": engine.best, "tests": tests}
     atomic_write_text(run.results_path, json.dumps(results, indent=2) + "\n")
     return results
+
+
+def _csv(header, rows) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
 
 
 def format_results(results: Dict[str, Any]) -> str:

@@ -2,7 +2,8 @@
 
 Layout of ``runs/<name>-<timestamp>/``: ``config.yaml`` (the full resolved config),
 ``metrics.jsonl`` (one line per validation), ``last.pt`` and ``best.pt`` (atomic), ``samples.png``,
-``curves.png``, ``results.json`` (after evaluation), ``genotype.yaml`` (after derive).
+``curves.png``, ``results.json`` and ``per_image.csv`` (after evaluation), ``genotype.yaml``
+(after derive).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class RunDir:
     samples_path = property(lambda self: self.path / "samples.png")
     curves_path = property(lambda self: self.path / "curves.png")
     results_path = property(lambda self: self.path / "results.json")
+    per_image_path = property(lambda self: self.path / "per_image.csv")
     genotype_path = property(lambda self: self.path / "genotype.yaml")
 
     def checkpoint_path(self, which: str) -> Path:

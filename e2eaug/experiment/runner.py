@@ -1,0 +1,103 @@
+"""Run an experiment's cells: resumable, a failed cell reported while the rest go on, in parallel."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, Callable, Dict, List
+
+import yaml
+
+from e2eaug.config import read_yaml, to_dict
+from e2eaug.rundir import RunDir
+from e2eaug.utils import atomic_write_text
+
+from .spec import Cell, ExperimentSpec
+
+ERROR_FILE = "error.txt"
+
+
+def cell_state(cell: Cell) -> str:
+    """``finished``, ``partial`` (resumable from ``last.pt``), ``new``, or ``conflict`` (its
+    folder holds a run of another config: never overwritten)."""
+    run = RunDir(cell.path)
+    if not run.config_path.is_file():
+        return "new"
+    if read_yaml(run.config_path) != to_dict(cell.config):
+        return "conflict"
+    if run.results_path.is_file() and run.per_image_path.is_file():
+        return "finished"
+    return "partial" if run.checkpoint_path("last").is_file() else "new"
+
+
+def run_cell(cell: Cell) -> Dict[str, Any]:
+    """Train and evaluate one cell (resuming a partial one); failures are returned, not raised."""
+    from e2eaug import jobs
+
+    start = time.time()
+    run = RunDir(cell.path)
+    try:
+        state = cell_state(cell)
+        if state == "conflict":
+            raise RuntimeError(f"{cell.path} holds a run of another config; move it away to rerun this cell")
+        cell.path.mkdir(parents=True, exist_ok=True)
+        (cell.path / ERROR_FILE).unlink(missing_ok=True)
+        jobs.train(cell.config, run, resume=state == "partial")
+        results = jobs.evaluate(run, "best")
+        return {"label": cell.label, "ok": True, "seconds": time.time() - start, "results": results}
+    except Exception as err:  # noqa: BLE001  (one failed cell must not stop the grid)
+        if cell.path.is_dir():
+            atomic_write_text(cell.path / ERROR_FILE, traceback.format_exc())
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        return {"label": cell.label, "ok": False, "seconds": time.time() - start, "error": message}
+
+
+def _line(done: int, total: int, cell: Cell, outcome: Dict[str, Any], metric: str) -> str:
+    where = f"[{done}/{total}] {cell.label}"
+    if not outcome["ok"]:
+        return f"{where}: FAILED in {outcome['seconds']:.0f} s: {outcome['error']} (see {cell.path / ERROR_FILE})"
+    scores = ", ".join(f"{name} {r[metric]:.4f}" for name, r in outcome["results"]["tests"].items())
+    return f"{where}: {metric} {scores} (val dice {outcome['results']['best_val']['dice']:.4f}) in {outcome['seconds']:.0f} s"
+
+
+def run_experiment(spec: ExperimentSpec, jobs: int = 1, echo: Callable[[str], None] = print) -> List[str]:
+    """Run every unfinished cell of ``spec`` (``jobs`` processes), then write the reports.
+
+    Returns the labels of the cells that failed (empty when all finished).
+    """
+    from .report import write_reports
+
+    if jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    spec.folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(spec.folder / "experiment.yaml", yaml.safe_dump(to_dict(spec), sort_keys=False))
+    cells = spec.cells()
+    states = {cell.label: cell_state(cell) for cell in cells}
+    todo = [cell for cell in cells if states[cell.label] != "finished"]
+    echo(f"experiment {spec.folder}: {len(cells)} cells, {len(cells) - len(todo)} finished, "
+         f"{len(todo)} to run with {jobs} job(s)")
+    failed: List[str] = []
+    done = len(cells) - len(todo)
+
+    def report(cell: Cell, outcome: Dict[str, Any]) -> None:
+        nonlocal done
+        done += 1
+        if not outcome["ok"]:
+            failed.append(cell.label)
+        echo(_line(done, len(cells), cell, outcome, spec.metric))
+
+    if jobs == 1:
+        for cell in todo:
+            report(cell, run_cell(cell))
+    else:
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+            futures = {pool.submit(run_cell, cell): cell for cell in todo}
+            for future in as_completed(futures):
+                report(futures[future], future.result())
+    written = write_reports(spec)
+    echo(f"wrote {', '.join(str(p.name) for p in written)} in {spec.folder}")
+    if failed:
+        echo(f"{len(failed)} cell(s) failed: {', '.join(failed)} (rerun the same command to retry them)")
+    return failed

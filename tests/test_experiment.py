@@ -1,0 +1,124 @@
+"""The experiment harness on a tiny grid: cells, reports, resumption, a failing cell, compare."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from e2eaug.cli import main
+from e2eaug.config import ConfigError, to_dict
+from e2eaug.experiment import compare_table, load_experiment, run_experiment
+from e2eaug.experiment.report import COLUMNS
+from tests.core_helpers import TINY
+
+
+def _folder(root, n=12, size=16):
+    """A tiny generic-layout dataset of ``n`` squares (made once per folder)."""
+    if root.is_dir():
+        return root
+    for sub in ("images", "masks"):
+        (root / sub).mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        mask = np.zeros((size, size), np.uint8)
+        x, y = rng.integers(2, 8, 2)
+        mask[y : y + 6, x : x + 6] = 255
+        image = (rng.random((size, size, 3)) * 60 + (mask[..., None] > 0) * 150).astype(np.uint8)
+        Image.fromarray(image).save(root / "images" / f"im{i:02d}.png")
+        Image.fromarray(mask).save(root / "masks" / f"im{i:02d}.png")
+    return root
+
+
+def _spec_file(tmp_path, n_train=(4,), **extra):
+    tiny = [o for o in TINY if not o.startswith(("data.n_", "data.image_size"))]
+    spec = {
+        "name": "tiny",
+        "out_dir": str(tmp_path / "out"),
+        "data": {"toy": {"config": "ph2", "set": [f"data.root={_folder(tmp_path / 'toy')}", "data.n_test=4",
+                                                    "data.n_val=2", "data.image_size=16"]}},
+        "n_train": list(n_train),
+        "augmenters": ["none", "e2eaug"],
+        "seeds": [0, 1],
+        "set": tiny + ["engine.train_iters=2", "engine.valid_every=1"],
+        "profiles": {"longer": {"set": ["engine.train_iters=3"], "seeds": [0]}},
+        **extra,
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_grid_reports_and_resumption(tmp_path, capsys):
+    spec = load_experiment(_spec_file(tmp_path))
+    cells = spec.cells()
+    assert [c.label for c in cells] == [f"toy-n4-unet-{a}-s{s}" for a in ("none", "e2eaug") for s in (0, 1)]
+    assert cells[1].config.seed == cells[1].config.data.seed == 1
+
+    lines = []
+    assert run_experiment(spec, echo=lines.append) == []
+    assert lines[0].endswith("4 cells, 0 finished, 4 to run with 1 job(s)")
+    assert sum(line.startswith("[") for line in lines) == 4 and "toy-n4-unet-e2eaug-s1: dice test" in lines[4]
+    folder = spec.folder
+    with open(folder / "results.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert tuple(rows[0]) == COLUMNS and len(rows) == 4
+    assert {r["n_images"] for r in rows} == {"4"}  # the same fixed test set in every cell
+    per_image = [sorted(r["image"] for r in csv.DictReader(open(folder / c.label / "per_image.csv"))) for c in cells]
+    assert all(images == per_image[0] for images in per_image)
+    md = (folder / "results.md").read_text()
+    assert "| e2eaug | 2 |" in md and "Wilcoxon signed-rank p =" in md and "(best baseline by validation)" in md
+    assert (folder / "figure_toy_unet_test.png").stat().st_size > 0
+    assert yaml.safe_load((folder / "experiment.yaml").read_text())["name"] == "tiny"
+
+    # finished cells are skipped; a deleted result is run again
+    (folder / cells[0].label / "results.json").unlink()
+    lines.clear()
+    assert run_experiment(spec, echo=lines.append) == []
+    assert lines[0].endswith("4 cells, 3 finished, 1 to run with 1 job(s)") and cells[0].label in lines[1]
+
+    table = compare_table([folder])
+    assert len(table.splitlines()) == 1 + 4 and "e2eaug" in table
+    assert main(["compare", str(folder / cells[0].label)]) == 0
+    assert cells[0].label[:39] in capsys.readouterr().out
+
+
+def test_a_failing_cell_is_reported_and_the_rest_go_on(tmp_path):
+    spec = load_experiment(_spec_file(tmp_path, n_train=(4, 50)))  # 50 > the 12 pairs
+    lines = []
+    failed = run_experiment(spec, echo=lines.append)
+    assert sorted(failed) == [f"toy-n50-unet-{a}-s{s}" for a in ("e2eaug", "none") for s in (0, 1)]
+    assert sum("FAILED" in line and "larger than the 12 pairs" in line for line in lines) == 4
+    assert (spec.folder / failed[0] / "error.txt").is_file()
+    assert len(list(csv.DictReader(open(spec.folder / "results.csv")))) == 4  # the 4 good cells
+
+
+def test_profiles_and_bad_files(tmp_path):
+    path = _spec_file(tmp_path)
+    spec = load_experiment(path, "longer")
+    assert spec.seeds == [0] and spec.folder.name == "tiny-longer"
+    assert spec.cells()[0].config.engine.train_iters == 3
+    with pytest.raises(ConfigError, match="no profile 'fast'; profiles: longer"):
+        load_experiment(path, "fast")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"augmenters": ["nope"], "out_dir": str(tmp_path)}))
+    with pytest.raises(ConfigError, match="cell skin-n40-unet-nope-s0: augmenter.name: unknown augmenter 'nope'"):
+        load_experiment(bad)
+    bad.write_text(yaml.safe_dump({"seedz": [1]}))
+    with pytest.raises(ConfigError, match="seedz"):
+        load_experiment(bad)
+
+
+def test_a_changed_config_never_overwrites_a_cell(tmp_path):
+    spec = load_experiment(_spec_file(tmp_path, augmenters=["none"], seeds=[0]))
+    assert run_experiment(spec, echo=lambda line: None) == []
+    changed = load_experiment(_spec_file(tmp_path, augmenters=["none"], seeds=[0], metric="jaccard"))
+    changed.set.append("seg.batch_size=2")
+    lines = []
+    assert run_experiment(changed, echo=lines.append) == ["toy-n4-unet-none-s0"]
+    assert "holds a run of another config" in lines[1]
+    saved = yaml.safe_load((spec.folder / "toy-n4-unet-none-s0" / "config.yaml").read_text())
+    assert saved == to_dict(spec.cells()[0].config)
