@@ -7,9 +7,11 @@ over the process after building (CPU) or ``torch.cuda.max_memory_allocated`` (CU
 medians of ``--repeats`` global steps after ``--warmup`` steps, each step exactly what the
 engine runs for that augmenter (no pretraining). Configurations (``augmenter.name``):
 
-- ``e2eaug-darts`` / ``e2eaug-darts_shared`` / ``e2eaug-neumann``: the three levels (GAN step +
-  discriminator step, seg step, arch step with hypergradients); ``darts_shared`` is e2eaug's
-  darts that evaluates the seg hop once for both paths (seg level; darts at the GAN level).
+- ``e2eaug-darts`` / ``e2eaug-darts_shared`` / ``e2eaug-identity`` / ``e2eaug-neumann``: the
+  three levels (GAN step + discriminator step, seg step, arch step with hypergradients), each
+  method with its default knobs; ``darts_shared`` is darts evaluating the seg hop once for both
+  paths (seg level; darts at the GAN level); ``identity`` the same quantity by exact second
+  derivatives, shared likewise.
 - ``none``: the segmenter alone on real pairs.
 - ``combine``: the segmenter on real + rotated/flipped/translated real pairs.
 - ``pix2pix``: the segmenter on real + pairs from a frozen generator (the separate GAN once
@@ -31,7 +33,8 @@ from typing import Dict, List
 
 import torch
 
-CASES = ("e2eaug-darts", "e2eaug-darts_shared", "e2eaug-neumann", "none", "combine", "pix2pix", "gan_joint")
+CASES = ("e2eaug-darts", "e2eaug-darts_shared", "e2eaug-identity", "e2eaug-neumann", "none", "combine", "pix2pix",
+         "gan_joint")
 REFERENCE = "gan_joint"
 
 
@@ -50,8 +53,8 @@ def _overrides(case: str, size: int, device: str) -> List[str]:
         "engine.progress=false",
     ]
     if method:
-        out += [f"augmenter.hypergrad.type={'darts' if method == 'darts_shared' else method}",
-                f"seg.hypergrad.type={method}"]
+        out += [f"augmenter.hypergrad={{type: {'darts' if method == 'darts_shared' else method}}}",
+                f"seg.hypergrad={{type: {method}}}"]
     return out
 
 

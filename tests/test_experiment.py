@@ -70,7 +70,7 @@ def test_grid_reports_and_resumption(tmp_path, capsys):
     per_image = [sorted(r["image"] for r in csv.DictReader(open(folder / c.label / "per_image.csv"))) for c in cells]
     assert all(images == per_image[0] for images in per_image)
     md = (folder / "results.md").read_text()
-    assert "| e2eaug | 2 |" in md and "Wilcoxon signed-rank p =" in md and "(best baseline by validation)" in md
+    assert "| e2eaug | 2 |" in md and "Wilcoxon signed-rank p =" in md and "`e2eaug` vs `none` (best baseline by validation)" in md
     assert (folder / "figure_toy_unet_test.png").stat().st_size > 0
     assert yaml.safe_load((folder / "experiment.yaml").read_text())["name"] == "tiny"
 
@@ -122,3 +122,12 @@ def test_a_changed_config_never_overwrites_a_cell(tmp_path):
     assert "holds a run of another config" in lines[1]
     saved = yaml.safe_load((spec.folder / "toy-n4-unet-none-s0" / "config.yaml").read_text())
     assert saved == to_dict(spec.cells()[0].config)
+
+
+def test_a_variant_runs_under_its_own_label(tmp_path):
+    path = _spec_file(tmp_path, augmenters={"none": [], "e2eaug_half": ["augmenter.name=e2eaug", "augmenter.lam=0.5"]},
+                      seeds=[0])
+    cells = {c.label: c.config.augmenter for c in load_experiment(path).cells()}
+    assert set(cells) == {"toy-n4-unet-none-s0", "toy-n4-unet-e2eaug_half-s0"}
+    assert (cells["toy-n4-unet-e2eaug_half-s0"].name, cells["toy-n4-unet-e2eaug_half-s0"].lam) == ("e2eaug", 0.5)
+    assert cells["toy-n4-unet-none-s0"].name == "none"

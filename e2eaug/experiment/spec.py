@@ -8,10 +8,11 @@ An experiment file (YAML)::
     n_train: [9, 35]
     segmenters:                 # label -> overrides
       unet: []
-    augmenters:                 # a list of names, or name -> overrides for that augmenter
+    augmenters:                 # a list of names, or label -> overrides for that augmenter
       none: []
       pix2pix: [augmenter.pretrain_steps=400]
       e2eaug: []
+      e2eaug_lam05: [augmenter.name=e2eaug, augmenter.lam=0.5]   # a variant under its own label
     seeds: [0, 1, 2]
     metric: dice                # what results.md compares on: dice | jaccard
     set: [engine.train_iters=300]   # overrides of every cell
@@ -19,9 +20,11 @@ An experiment file (YAML)::
       paper: {n_train: [9, 35, 175], set: [...]}
 
 Each cell ``(data, n_train, segmenter, augmenter, seed)`` is the data's config with, in order,
-the experiment's ``set``, the data's, the segmenter's and the augmenter's overrides, then
-``augmenter.name``, ``data.n_train``, ``seed`` and ``data.seed`` (the seed also draws the
-training and validation pairs; the test sets are fixed per dataset by ``data.test_seed``).
+the experiment's ``set``, the data's and the segmenter's overrides, ``augmenter.name`` set to
+the augmenter's label, the label's own overrides (which may name another augmenter: a variant),
+then ``data.n_train``, ``seed`` and ``data.seed`` (the seed also draws the training and
+validation pairs; the test sets are fixed per dataset by ``data.test_seed``). Labels whose
+augmenter is ``e2eaug`` are the method's variants; the others are its baselines.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ class ExperimentSpec:
         grid = itertools.product(self.data.items(), self.n_train, self.segmenters.items(), self.augmenters.items(), self.seeds)
         for (data, dspec), n, (segmenter, seg_set), (augmenter, aug_set), seed in grid:
             label = f"{data}-n{n}-{segmenter}-{augmenter}-s{seed}"
-            overrides = [*self.set, *dspec.set, *seg_set, *aug_set, f"augmenter.name={augmenter}",
+            overrides = [*self.set, *dspec.set, *seg_set, f"augmenter.name={augmenter}", *aug_set,
                          f"data.n_train={n}", f"seed={seed}", f"data.seed={seed}", f"name={label}",
                          "engine.progress=false"]
             try:
@@ -84,7 +87,8 @@ class ExperimentSpec:
 
 @dataclass
 class Cell:
-    """One run of the grid: its labels, resolved config and run folder."""
+    """One run of the grid: its labels, resolved config and run folder (``augmenter`` is the
+    label; ``config.augmenter.name`` the augmenter it runs)."""
 
     label: str
     data: str

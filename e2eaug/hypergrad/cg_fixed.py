@@ -8,6 +8,7 @@ from typing import Callable, List, Sequence
 import torch
 
 from .base import HypergradConfig, register
+from .shared import zeros_for_none
 
 Tensors = List[torch.Tensor]
 
@@ -52,7 +53,7 @@ def cg_fixed(vector: Sequence[torch.Tensor], curr, prev, sync: bool):
         out = torch.autograd.grad(
             in_grad, params, grad_outputs=direction, retain_graph=True, allow_unused=True
         )
-        return _zeros_for_none(out, params)
+        return zeros_for_none(out, params)
 
     x = conjugate_gradient(hvp, [v.detach() for v in vector], curr.config.cg_iterations)
     prev_params = prev.trainable_parameters()
@@ -60,7 +61,7 @@ def cg_fixed(vector: Sequence[torch.Tensor], curr, prev, sync: bool):
         torch.autograd.backward(in_grad, inputs=prev_params, grad_tensors=[-xi for xi in x])
         return None
     cross = torch.autograd.grad(in_grad, prev_params, grad_outputs=x, allow_unused=True)
-    return [-g for g in _zeros_for_none(cross, prev_params)]
+    return [-g for g in zeros_for_none(cross, prev_params)]
 
 
 def conjugate_gradient(
@@ -98,10 +99,6 @@ def conjugate_gradient(
 
 def _dot(a: Tensors, b: Tensors) -> torch.Tensor:
     return sum((ai * bi).sum() for ai, bi in zip(a, b))
-
-
-def _zeros_for_none(grads, params) -> Tensors:
-    return [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params)]
 
 
 @register("cg_fixed", cg_fixed)
