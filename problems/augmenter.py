@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from e2eaug.batching import StepBatcher, step_generator, stream_seed
 from e2eaug.config import OptimConfig
-from e2eaug.hypergrad import DartsConfig, HypergradConfig
+from e2eaug.hypergrad import HypergradConfig, IdentityConfig
 from e2eaug.optim import build_optimizer
 
 from . import names
@@ -63,7 +63,7 @@ class AugmenterConfig:
     )
     pretrain_steps: int = 0
     unroll_steps: int = 1
-    hypergrad: HypergradConfig = field(default_factory=DartsConfig)
+    hypergrad: HypergradConfig = field(default_factory=IdentityConfig)
 
 
 class Augmenter:

@@ -9,7 +9,7 @@ import torch
 
 from e2eaug.batching import StepBatcher, stream_seed
 from e2eaug.config import ComponentConfig, OptimConfig, component
-from e2eaug.hypergrad import DartsSharedConfig, HypergradConfig
+from e2eaug.hypergrad import HypergradConfig, IdentityConfig
 from e2eaug.losses import segmentation_loss
 from e2eaug.optim import build_optimizer
 from e2eaug.registry import SEGMENTERS
@@ -34,7 +34,7 @@ class SegConfig:
     unroll_steps: int = 1
     plateau_patience: int = 0
     plateau_factor: float = 0.5
-    hypergrad: HypergradConfig = field(default_factory=DartsSharedConfig)
+    hypergrad: HypergradConfig = field(default_factory=IdentityConfig)
 
 
 class SegmentationProblem(BatchedProblem):

@@ -16,8 +16,10 @@ from e2eaug.problems import names
 from tests.core_helpers import tiny_config
 
 
-def _wired(method):
-    cfg = tiny_config([f"{level}.hypergrad={{type: {method}}}" for level in ("seg", "augmenter")])
+def _wired(method=None):
+    """The tiny engine after 3 steps, with ``method`` at both levels (``None``: the preset's)."""
+    levels = ("seg", "augmenter")
+    cfg = tiny_config([f"{level}.hypergrad={{type: {method}}}" for level in levels] if method else [])
     engine = build_engine(cfg, build_data(cfg.data))
     arch, seg, aug = (getattr(engine, n) for n in names.ALL)
     engine.train()
@@ -27,8 +29,9 @@ def _wired(method):
     return engine, Wiring(engine=engine, upper=arch, lowers=[aug, seg])
 
 
-def test_identity_matches_the_float64_reference_on_the_default_pieces():
-    _, wiring = _wired("identity")
+def test_the_default_matches_the_float64_reference_on_the_default_pieces():
+    engine, wiring = _wired()
+    assert {getattr(engine, level).config.type for level in (names.SEG, names.AUG)} == {"identity"}
     estimate = measure.hypergradient(wiring.upper)  # float32, as in training
     reference = E2EAugCase.identity(wiring)  # float64 double backward at the same weights
     assert reference.norm() > 0

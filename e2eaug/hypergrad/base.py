@@ -24,7 +24,7 @@ class HypergradConfig:
     may share knob names with other meanings (darts' and neumann's ``alpha``).
     """
 
-    type: str = "darts"
+    type: str = "identity"
 
     #: ``{knob: Betty Config field}`` for this method's knobs.
     betty_fields: ClassVar[Dict[str, str]] = {}
