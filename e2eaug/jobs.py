@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -15,7 +13,7 @@ from e2eaug.evaluation import evaluate_segmenter
 from e2eaug.plots import save_curves, save_samples
 from e2eaug.problems import names
 from e2eaug.rundir import RunDir
-from e2eaug.utils import atomic_write, atomic_write_text
+from e2eaug.utils import atomic_write, atomic_write_text, csv_text
 
 
 def _engine(cfg: Any, run: Optional[RunDir] = None):
@@ -87,18 +85,11 @@ def evaluate(run: RunDir, which: str = "best") -> Dict[str, Any]:
     seg = getattr(engine, names.SEG)
     tests = {name: evaluate_segmenter(seg.module, ds, seg.device, per_image=True) for name, ds in data.tests.items()}
     rows = [(name, image, dice, jaccard) for name, r in tests.items() for image, dice, jaccard in r.pop("per_image")]
-    atomic_write_text(run.per_image_path, _csv(("test_set", "image", "dice", "jaccard"), rows))
+    atomic_write_text(run.per_image_path, csv_text(("test_set", "image", "dice", "jaccard"), rows))
     results = {"checkpoint": which, "step": engine.global_step, "best_val": engine.best, "tests": tests}
     atomic_write_text(run.results_path, json.dumps(results, indent=2) + "\n")
     return results
 
-
-def _csv(header, rows) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue()
 
 
 def format_results(results: Dict[str, Any]) -> str:

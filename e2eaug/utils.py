@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import random
 import tempfile
 from pathlib import Path
-from typing import Callable, Union
+from typing import Callable, Iterable, Sequence, Union
 
 import numpy as np
 import torch
@@ -60,3 +62,12 @@ def atomic_write_text(path: PathLike, text: str) -> Path:
 def atomic_torch_save(obj: object, path: PathLike) -> Path:
     """Atomically ``torch.save`` ``obj`` to ``path``."""
     return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A CSV document (``\n`` line ends) of ``header`` and ``rows``."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()

@@ -14,7 +14,6 @@ beside it.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import statistics
 from collections import defaultdict
@@ -23,7 +22,7 @@ from typing import Any, Dict, Iterable, List, Sequence, Tuple
 
 from e2eaug.config import read_yaml
 from e2eaug.rundir import RunDir
-from e2eaug.utils import atomic_write, atomic_write_text
+from e2eaug.utils import atomic_write, atomic_write_text, csv_text
 
 from .spec import ExperimentSpec
 
@@ -62,14 +61,9 @@ def experiment_rows(spec: ExperimentSpec) -> Tuple[List[Dict[str, Any]], Dict[st
     return rows, runs
 
 
-def csv_text(rows: Iterable[Dict[str, Any]]) -> str:
+def results_csv(rows: Iterable[Dict[str, Any]]) -> str:
     """``results.csv``: exactly :data:`COLUMNS`, one row per cell and test set."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for r in rows:
-        writer.writerow([f"{r[c]:.6f}" if c in ("dice", "jaccard") else r[c] for c in COLUMNS])
-    return out.getvalue()
+    return csv_text(COLUMNS, ([f"{r[c]:.6f}" if c in ("dice", "jaccard") else r[c] for c in COLUMNS] for r in rows))
 
 
 def _mean_std(values: Sequence[float]) -> str:
@@ -191,7 +185,7 @@ def write_reports(spec: ExperimentSpec) -> List[Path]:
     """``results.csv``, ``results.md`` and the figures of the finished cells."""
     rows, runs = experiment_rows(spec)
     csv_path, md_path = spec.folder / "results.csv", spec.folder / "results.md"
-    atomic_write_text(csv_path, csv_text(rows))
+    atomic_write_text(csv_path, results_csv(rows))
     atomic_write_text(md_path, markdown(spec, rows, runs) + "\n")
     return [csv_path, md_path, *(figures(spec, rows) if rows else [])]
 
