@@ -131,3 +131,14 @@ def test_a_variant_runs_under_its_own_label(tmp_path):
     assert set(cells) == {"toy-n4-unet-none-s0", "toy-n4-unet-e2eaug_half-s0"}
     assert (cells["toy-n4-unet-e2eaug_half-s0"].name, cells["toy-n4-unet-e2eaug_half-s0"].lam) == ("e2eaug", 0.5)
     assert cells["toy-n4-unet-none-s0"].name == "none"
+
+
+@pytest.mark.parametrize("name", ["skin", "jsrt", "ph2", "study_lam"])
+def test_shipped_experiment_files_load_in_every_profile(name):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / f"{name}.yaml"
+    for profile in yaml.safe_load(path.read_text())["profiles"]:
+        cells = load_experiment(path, profile).cells()
+        assert cells and all(c.config.augmenter.name in ("none", "rotate", "flip", "translate", "combine",
+                                                         "pix2pix", "gan_joint", "e2eaug") for c in cells)
