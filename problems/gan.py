@@ -1,7 +1,8 @@
 """Mask-to-image conditional GANs (pix2pix, Isola et al. 2017) as augmenters.
 
 Each real step warps the real masks (rotate/flip/translate, ``mask_aug``) and the generator
-turns them into images: the pairs the segmenter trains on. The generator G is trained with
+turns them into images: the pairs the segmenter trains on. With ``real_warp.ops`` set, classical
+warps of the real pairs join them (the segmentation loss weighs the mean over both by ``lam``). The generator G is trained with
 ``adversarial + l1_weight * L1(G(mask), image)`` on real pairs; the discriminator D has its
 own optimizer and steps once per real step from ``param_callback``. Three ways to train it:
 
@@ -53,7 +54,13 @@ class GANConfig(AugmenterConfig):
     l1_weight: float = 100.0
     reconstruction: str = "l1"
     mask_aug: MaskAugConfig = field(default_factory=MaskAugConfig)
+    #: Classical warps of the real pairs added to the generated ones; ``ops: []`` adds none.
+    real_warp: MaskAugConfig = field(default_factory=lambda: MaskAugConfig(ops=[]))
     pretrain_steps: int = 100
+
+
+def _warper(cfg: MaskAugConfig) -> MaskAugmenter:
+    return MaskAugmenter(tuple(cfg.ops), cfg.max_degrees, cfg.max_fraction, cfg.p_flip)
 
 
 class GANAugmenter(AugmenterProblem):
@@ -83,9 +90,8 @@ class GANAugmenter(AugmenterProblem):
         self.alpha_module = ArchitectureParams.for_generator(generator) if hasattr(generator, "derive") else None
         if self.alpha_module is not None and not self.searches:
             self.alpha_module.requires_grad_(False)
-        self.mask_aug = MaskAugmenter(
-            tuple(cfg.mask_aug.ops), cfg.mask_aug.max_degrees, cfg.mask_aug.max_fraction, cfg.mask_aug.p_flip
-        )
+        self.mask_aug = _warper(cfg.mask_aug)
+        self.real_warp = _warper(cfg.real_warp) if cfg.real_warp.ops else None
         self.disc_steps = 0
         self.last_disc_loss = float("nan")
 
@@ -110,11 +116,20 @@ class GANAugmenter(AugmenterProblem):
         return self.module(masks, self.alpha())
 
     def draw(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> Tuple[torch.Tensor, ...]:
-        return (self.mask_aug(masks, self.generator(step)),)
+        """Warped masks for G and, with ``real_warp``, warped real images and masks."""
+        generator = self.generator(step)
+        drawn = (self.mask_aug(masks, generator),)
+        if self.real_warp is not None:
+            params = self.real_warp.sample(len(masks), generator, masks.device)
+            drawn += (self.real_warp.apply_images(images, params), self.real_warp.apply(masks, params))
+        return drawn
 
     def pairs(self, images, masks, drawn) -> Optional[Pairs]:
-        (warped_masks,) = drawn
-        return self.generate(warped_masks), warped_masks
+        warped_masks, *real = drawn
+        fake = self.generate(warped_masks)
+        if not real:
+            return fake, warped_masks
+        return torch.cat([fake, real[0]]), torch.cat([warped_masks, real[1]])
 
     # ------------------------------------------------------------------ training
     def training_step(self, batch):

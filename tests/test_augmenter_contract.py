@@ -27,6 +27,8 @@ LEVELS = {"pix2pix": [names.SEG], "gan_joint": [names.AUG, names.SEG], "e2eaug":
 
 load_example()  # registers "shading"
 ALL_AUGMENTERS = [name for name in AUGMENTERS if not name.endswith("_test")]
+REAL_WARP = ["augmenter.real_warp={ops: [rotate, translate]}"]
+CASES = [(name, ()) for name in ALL_AUGMENTERS] + [(name, REAL_WARP) for name in LEVELS]
 
 
 def _engine(name, extra=()):
@@ -53,9 +55,9 @@ def test_every_shipped_augmenter_is_registered():
     assert set(SHIPPED) <= set(AUGMENTERS) and "shading" in AUGMENTERS
 
 
-@pytest.mark.parametrize("name", ALL_AUGMENTERS)
-def test_contract(name):
-    engine, cfg = _engine(name)
+@pytest.mark.parametrize("name, extra", CASES, ids=[f"{n}{'+real_warp' if e else ''}" for n, e in CASES])
+def test_contract(name, extra):
+    engine, cfg = _engine(name, extra)
     augmenter, seg = engine.augmenter, getattr(engine, names.SEG)
     engine.run()  # pretraining, if any, and 4 global steps
     images, masks, *drawn = seg.cur_batch
@@ -72,8 +74,8 @@ def test_contract(name):
     else:
         assert _same(first, second), "pairs are not deterministic"
         x, m = first
-        assert x.shape == (len(images), cfg.data.channels or x.shape[1], *images.shape[-2:])
-        assert x.shape[1] == images.shape[1] and m.shape == masks.shape
+        assert len(x) == len(m) and len(x) % len(images) == 0
+        assert x.shape[1:] == images.shape[1:] and m.shape[1:] == masks.shape[1:]
         assert 0 <= x.min() and x.max() <= 1 and set(m.unique().tolist()) <= {0.0, 1.0}
 
     # an augmenter's own training step is pure too (Betty re-runs it)
@@ -84,7 +86,7 @@ def test_contract(name):
         assert _same(_tensors(augmenter.state_dict()), before), "training_step changed state"
 
     # the checkpoint carries the augmenter
-    restored, _ = _engine(name)
+    restored, _ = _engine(name, extra)
     restored.load_state_dict(engine.state_dict())
     assert _same(_tensors(restored.augmenter.state_dict()), before)
     if first is not None:
@@ -145,6 +147,34 @@ def test_pix2pix_is_frozen_after_pretraining():
     images, masks, *drawn = getattr(engine, names.SEG).cur_batch
     fake, _ = augmenter.pairs(images, masks, tuple(drawn))
     assert not fake.requires_grad  # the segmentation loss does not reach it
+
+
+def test_real_warp_adds_warped_real_pairs_beside_the_generated_ones():
+    plain, _ = _engine("gan_joint")
+    identity, _ = _engine("gan_joint", ["augmenter.real_warp={ops: [translate], max_fraction: 0.0}"])
+    warped, _ = _engine("gan_joint", REAL_WARP)
+    images, masks = plain.augmenter.get_batch()
+    fake, generated_masks = plain.augmenter.pairs(images, masks, plain.augmenter.draw(images, masks, 3))
+    drawn = []
+    for engine in (identity, warped):
+        engine.augmenter.module.load_state_dict(plain.augmenter.module.state_dict())
+        drawn.append(engine.augmenter.draw(images, masks, 3))
+        x, m = engine.augmenter.pairs(images, masks, drawn[-1])
+        n = len(images)
+        assert len(x) == 2 * n
+        # the generated half is what the augmenter makes without real_warp (same masks, same G)
+        assert torch.equal(m[:n], generated_masks) and torch.allclose(x[:n], fake)
+        if engine is identity:  # a zero shift: the real pairs themselves
+            assert torch.allclose(x[n:], images, atol=1e-6) and torch.equal(m[n:], masks)
+        else:
+            assert not torch.allclose(x[n:], images, atol=1e-3)
+            assert (x[n:].sum((1, 2, 3)) > 0).all()  # warped images, not blank ones
+    # only the generated half reaches the generator
+    x, _ = warped.augmenter.pairs(images, masks, drawn[1])
+    weights = list(warped.augmenter.module.parameters())
+    grads = torch.autograd.grad(x[len(images):].sum(), weights, allow_unused=True, retain_graph=True)
+    assert all(g is None or not g.any() for g in grads)
+    assert any(g is not None and g.any() for g in torch.autograd.grad(x[: len(images)].sum(), weights))
 
 
 @pytest.mark.parametrize("name", SHIPPED)
