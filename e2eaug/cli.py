@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 from typing import List, Optional
 
@@ -26,28 +27,33 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_trust_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--trust-plugins",
+        action="store_true",
+        help="import the plugins the run folder's config.yaml names (this runs their code)",
+    )
+
+
 def _cmd_train(args: argparse.Namespace, then_evaluate: bool) -> int:
     from e2eaug import jobs
-    from e2eaug.engines import check_device
     from e2eaug.run_config import load_config
     from e2eaug.rundir import RunDir
 
+    run = None
     if args.resume:
         if args.resume == "latest":
             named = load_config(args.config, args.overrides)
             run = RunDir.latest(named.out_dir, named.name)
         else:
             run = RunDir.open(args.resume)
-        cfg = run.read_config(args.overrides)
+        cfg = run.read_config(args.overrides, trust_plugins=args.trust_plugins)
     else:
         cfg = load_config(args.config, args.overrides)
-        check_device(cfg.engine.device)  # before the run folder exists
-        run = RunDir.create(cfg.out_dir, cfg.name)
-    print(f"run folder: {run.path}")
     run, best = jobs.train(cfg, run, resume=bool(args.resume))
     print(f"best validation Dice {best['dice']:.4f} at step {best['step']}")
     if then_evaluate:
-        results = jobs.evaluate(run, "best")
+        results = jobs.evaluate(run, "best", trust_plugins=True)  # the plugins training imported
         print(jobs.format_results(results))
     print(f"outputs: {run.path} (config.yaml, metrics.jsonl, best.pt, last.pt, samples.png, curves.png"
           + (", results.json, per_image.csv)" if then_evaluate else ")"))
@@ -59,7 +65,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from e2eaug.rundir import RunDir
 
     run = RunDir.open(args.run)
-    results = jobs.evaluate(run, args.checkpoint)
+    results = jobs.evaluate(run, args.checkpoint, args.trust_plugins)
     print(jobs.format_results(results))
     print(f"wrote {run.results_path}")
     return 0
@@ -69,7 +75,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from e2eaug import jobs
     from e2eaug.rundir import RunDir
 
-    out = jobs.generate(RunDir.open(args.run), Path(args.out), args.n, args.checkpoint)
+    out = jobs.generate(RunDir.open(args.run), Path(args.out), args.n, args.checkpoint, args.trust_plugins)
     print(f"wrote {args.n} generated pairs to {out}/images and {out}/masks")
     return 0
 
@@ -81,7 +87,7 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     from e2eaug.rundir import RunDir
 
     run = RunDir.open(args.run)
-    genotype = jobs.derive(run, args.checkpoint)
+    genotype = jobs.derive(run, args.checkpoint, args.trust_plugins)
     print(yaml.safe_dump(genotype, sort_keys=False).rstrip())
     print(f"wrote {run.genotype_path}")
     return 0
@@ -138,13 +144,15 @@ def build_parser() -> argparse.ArgumentParser:
             const="latest",
             default=None,
             metavar="RUN_DIR",
-            help="continue a run from its last.pt (default: the latest run of the config's name)",
+            help="continue a run from its last.pt (default: the latest run of the config's name with one)",
         )
+        _add_trust_arg(p)
         p.set_defaults(func=lambda a, ev=(name == "run"): _cmd_train(a, ev))
 
     p = sub.add_parser("evaluate", help="Dice/Jaccard of a run on every test set -> results.json")
     p.add_argument("--run", required=True, help="run folder")
     p.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    _add_trust_arg(p)
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("generate", help="write generated image-mask pairs as files")
@@ -152,11 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (gets images/ and masks/)")
     p.add_argument("--n", type=int, default=16, help="number of pairs (default 16)")
     p.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    _add_trust_arg(p)
     p.set_defaults(func=_cmd_generate)
 
     p = sub.add_parser("derive", help="the chosen operator per generator cell -> genotype.yaml")
     p.add_argument("--run", required=True, help="run folder")
     p.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    _add_trust_arg(p)
     p.set_defaults(func=_cmd_derive)
 
     p = sub.add_parser(
@@ -188,18 +198,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _message(err: BaseException) -> str:
+    """The one-line text of an error main reports."""
+    if isinstance(err, KeyError) and err.args:
+        text = str(err.args[0])
+    elif isinstance(err, OSError) and err.filename and err.strerror:
+        text = f"{err.strerror}: {err.filename}"
+    else:
+        text = str(err)
+    return " ".join(text.split())
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"e2eaug: warning: {_message(message)}", file=sys.stderr)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """Entry point of the ``e2eaug`` console script."""
+    """Entry point of the ``e2eaug`` console script.
+
+    Errors of the input, the files and the run are one line ``e2eaug: error: ...`` on stderr
+    and exit code 2 (Ctrl-C: 130); warnings are one line ``e2eaug: warning: ...``.
+    """
+    args = build_parser().parse_args(argv)
     from e2eaug.config import ConfigError
+    from e2eaug.engines import TrainingDiverged
     from e2eaug.rundir import CheckpointError
 
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (ConfigError, CheckpointError, FileNotFoundError, KeyError, ValueError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"e2eaug: error: {message}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return args.func(args)
+        except KeyboardInterrupt as err:
+            print(f"e2eaug: error: {_message(err) or 'interrupted'}", file=sys.stderr)
+            return 130
+        except (ConfigError, CheckpointError, TrainingDiverged, OSError, KeyError, ValueError) as err:
+            print(f"e2eaug: error: {_message(err)}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

@@ -9,11 +9,12 @@ run's :class:`~e2eaug.run_config.RunConfig` and ``load_config`` are in :mod:`e2e
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import yaml
 
@@ -65,6 +66,8 @@ class DataConfig:
     generator: ``n_test`` pairs of the in-distribution domain ``id`` and of each of
     ``shifted_domains``. ``source: folder`` reads ``root`` with ``layout`` and holds ``n_test`` of
     its pairs out as the test set ``test``; ``extra_tests`` add further folder test sets.
+    ``bit_depth`` scales 16/32-bit images by ``2**bit_depth - 1``; ``None`` takes the smallest
+    depth that holds the largest value of each folder (and says so).
     """
 
     source: str = "synthetic"
@@ -80,6 +83,46 @@ class DataConfig:
     extra_tests: List[TestSetConfig] = field(default_factory=list)
     seed: int = 0
     test_seed: int = 0
+    bit_depth: Optional[int] = None
+
+
+# ----------------------------------------------------------------------------- value limits
+
+Limit = Tuple[Callable[[Any], bool], str]
+_AT_LEAST_1: Limit = (lambda v: v >= 1, ">= 1")
+_AT_LEAST_0: Limit = (lambda v: v >= 0, ">= 0")
+_FINITE_AT_LEAST_0: Limit = (lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+_FINITE_ABOVE_0: Limit = (lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+
+#: ``key -> (test, what the value must be)``, checked wherever a config section has the key
+#: (``seg.optimizer.lr`` and ``augmenter.disc_optimizer.lr`` alike, a plug-in's sections too).
+LIMITS: Dict[str, Limit] = {
+    "lr": _FINITE_ABOVE_0,
+    "lam": _FINITE_AT_LEAST_0,
+    "batch_size": _AT_LEAST_1,
+    "pretrain_steps": _AT_LEAST_0,
+    "unroll_steps": _AT_LEAST_1,
+    "n_train": _AT_LEAST_1,
+    "n_val": _AT_LEAST_1,
+    "n_test": _AT_LEAST_1,
+    "image_size": _AT_LEAST_1,
+    "bit_depth": (lambda v: 1 <= v <= 32, "between 1 and 32"),
+    "train_iters": _AT_LEAST_1,
+    "valid_every": _AT_LEAST_1,
+    "max_bad_steps": _AT_LEAST_1,
+    "early_stop_patience": _AT_LEAST_0,
+    "plateau_patience": _AT_LEAST_0,
+    "num_threads": _AT_LEAST_0,
+}
+
+
+def _check_limit(key: str, name: str, value: Any) -> None:
+    """Raise :class:`ConfigError` naming ``key`` when a number breaks its :data:`LIMITS` entry."""
+    if name not in LIMITS or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return
+    test, wanted = LIMITS[name]
+    if not test(value):
+        raise ConfigError(f"{key} must be {wanted}, got {value!r}")
 
 
 # ----------------------------------------------------------------------------- loading
@@ -135,7 +178,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
 
 
 def from_dict(cls: Any, data: Dict[str, Any], prefix: str = "", ignored: Iterable[str] = ()) -> Any:
-    """Build dataclass ``cls`` from ``data``; unknown keys raise :class:`ConfigError`.
+    """Build dataclass ``cls`` from ``data``; unknown keys and values outside :data:`LIMITS`
+    raise :class:`ConfigError`.
 
     Top-level keys in ``ignored`` are dropped instead (settings meant for another class that
     may share the section, e.g. another augmenter's).
@@ -154,18 +198,28 @@ def from_dict(cls: Any, data: Dict[str, Any], prefix: str = "", ignored: Iterabl
             f"unknown config key(s) {', '.join(where + k for k in unknown)}; "
             f"{cls.__name__} accepts: {', '.join(sorted(names))}"
         )
-    kwargs = {
-        name: _coerce(value, hints[name], f"{prefix}.{name}" if prefix else name)
-        for name, value in data.items()
-    }
+    kwargs = {}
+    for name, value in data.items():
+        key = f"{prefix}.{name}" if prefix else name
+        kwargs[name] = _coerce(value, hints[name], key)
+        _check_limit(key, name, kwargs[name])
     return cls(**kwargs)
+
+
+#: Builder keywords e2eaug fills in itself (from the data), per registry kind.
+SUPPLIED = {
+    "segmenter": ("in_channels", "num_classes"),
+    "generator": ("in_channels", "out_channels"),
+    "discriminator": ("mask_channels", "image_channels"),
+}
 
 
 def check_components(cfg: Any, prefix: str = "") -> None:
     """Check every :class:`ComponentConfig` in ``cfg`` (recursively) against its registry.
 
-    An unknown ``name`` or a keyword its builder does not take is a :class:`ConfigError`
-    naming the key, now rather than as a traceback when the model is built.
+    An unknown ``name``, a keyword its builder does not take or one e2eaug fills in itself
+    (:data:`SUPPLIED`) is a :class:`ConfigError` naming the key, now rather than as a
+    traceback when the model is built.
     """
     import inspect
 
@@ -179,6 +233,9 @@ def check_components(cfg: Any, prefix: str = "") -> None:
                 builder = registry.get(value.name)
             except KeyError as err:
                 raise ConfigError(f"{key}.name: {err.args[0]}") from None
+            supplied = sorted(set(value.kwargs) & set(SUPPLIED.get(registry.kind, ())))
+            if supplied:
+                raise ConfigError(f"{key}.kwargs: {', '.join(supplied)} is set by e2eaug from the data; remove it")
             params = inspect.signature(builder).parameters.values()
             if not any(p.kind is p.VAR_KEYWORD for p in params):
                 accepted = {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
@@ -215,7 +272,11 @@ def apply_overrides(data: Dict[str, Any], overrides: List[str]) -> Dict[str, Any
             node = node.setdefault(k, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"override {item!r}: {k!r} is not a mapping")
-        node[keys[-1]] = yaml.safe_load(raw)
+        try:
+            node[keys[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError as err:
+            problem = getattr(err, "problem", None) or err
+            raise ConfigError(f"override {item!r}: the value is not valid YAML ({problem})") from None
     return data
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -12,35 +11,70 @@ from e2eaug.data import build_data
 from e2eaug.evaluation import evaluate_segmenter
 from e2eaug.plots import save_curves, save_samples
 from e2eaug.problems import names
-from e2eaug.rundir import RunDir
-from e2eaug.utils import atomic_write, atomic_write_text, csv_text
+from e2eaug.rundir import CheckpointError, RunDir
+from e2eaug.utils import atomic_write, atomic_write_text, csv_text, json_text
 
 
-def _engine(cfg: Any, run: Optional[RunDir] = None):
-    from e2eaug.engines import build_engine
+def _engine(cfg: Any):
+    from e2eaug.engines import build_engine, check_device
 
+    check_device(cfg.engine.device)  # before the data is read
     if cfg.engine.num_threads > 0:
         torch.set_num_threads(cfg.engine.num_threads)
     data = build_data(cfg.data)
-    return build_engine(cfg, data, run), data
+    return build_engine(cfg, data), data
+
+
+def _one_line(err: BaseException) -> str:
+    """``err``'s message on one line: torch lists each mismatched tensor on a line of its own."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    more = f" (and {len(lines) - 2} more)" if len(lines) > 2 else ""
+    return " ".join(lines[:2]) + more
+
+
+def _load(engine: Any, run: RunDir, which: str) -> None:
+    """Load ``run``'s checkpoint ``which`` into ``engine``; one that does not fit is one clear error."""
+    state = run.load_checkpoint(which)
+    try:
+        engine.load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError) as err:
+        path = run.checkpoint_path(which)
+        raise CheckpointError(f"{path} does not fit this config: {_one_line(err)}") from err
 
 
 def train(cfg: Any, run: Optional[RunDir] = None, resume: bool = False) -> Tuple[RunDir, Dict[str, Any]]:
     """Train a run (a new folder unless ``run`` is given); returns the folder and best record.
 
-    With ``resume`` the engine restarts from ``run``'s ``last.pt`` and drops metric lines
-    written after it.
+    Nothing is written before the config and the data have built an engine and, with
+    ``resume``, ``run``'s ``last.pt`` has loaded into it; the run then drops metric lines
+    written after that checkpoint and temporary files a killed process left. A new folder
+    is removed again when training stops before its first checkpoint. Ctrl-C is re-raised as
+    a ``KeyboardInterrupt`` whose message says how to continue.
     """
-    if run is None:
-        run = RunDir.create(cfg.out_dir, cfg.name)
-    run.write_config(cfg)
-    engine, data = _engine(cfg, run)
+    engine, _ = _engine(cfg)
     if resume:
-        engine.load_state_dict(run.load_checkpoint("last"))
-        run.truncate_metrics(engine.global_step)
-        print(f"resuming {run.path} from step {engine.global_step}")
-    best = engine.run()  # the engine saved last.pt (and best.pt) at its final validation
-    write_figures(run, engine)
+        _load(engine, run, "last")
+    new = run is None
+    if new:
+        run = RunDir.create(cfg.out_dir, cfg.name)
+        print(f"run folder: {run.path}")
+    engine.run_dir = run
+    try:
+        if resume:
+            run.remove_temp_files()
+            run.truncate_metrics(engine.global_step)
+            print(f"resuming {run.path} from step {engine.global_step}")
+        run.write_config(cfg)
+        best = engine.run()  # the engine saved last.pt (and best.pt) at its final validation
+        write_figures(run, engine)
+    except BaseException as err:
+        kept = run.checkpoint_path("last").is_file()
+        if new and not kept:
+            run.remove()
+        if isinstance(err, KeyboardInterrupt):
+            hint = f"continue with e2eaug run --resume {run.path}" if kept else "no checkpoint was kept"
+            raise KeyboardInterrupt(f"interrupted; {hint}") from err
+        raise
     return run, best
 
 
@@ -70,26 +104,29 @@ def write_figures(run: RunDir, engine: Any) -> None:
     save_samples(run.samples_path, masks, images, real)
 
 
-def load_run(run: RunDir, which: str = "best"):
-    """The run's engine (problems built from its config) with a checkpoint loaded."""
-    cfg = run.read_config()
+def load_run(run: RunDir, which: str = "best", trust_plugins: bool = False):
+    """The run's engine (problems built from its config) with a checkpoint loaded.
+
+    A checkpoint with a non-finite value is refused; so is a config naming ``plugins``
+    unless ``trust_plugins`` (:meth:`RunDir.read_config`).
+    """
+    cfg = run.read_config(trust_plugins=trust_plugins)
     engine, data = _engine(cfg)
-    engine.load_state_dict(run.load_checkpoint(which))
+    _load(engine, run, which)
     return cfg, engine, data
 
 
-def evaluate(run: RunDir, which: str = "best") -> Dict[str, Any]:
+def evaluate(run: RunDir, which: str = "best", trust_plugins: bool = False) -> Dict[str, Any]:
     """Dice and Jaccard of the checkpoint's segmenter on every test set -> ``results.json``, and
     per image -> ``per_image.csv`` (test_set, image, dice, jaccard)."""
-    _, engine, data = load_run(run, which)
+    _, engine, data = load_run(run, which, trust_plugins)
     seg = getattr(engine, names.SEG)
     tests = {name: evaluate_segmenter(seg.module, ds, seg.device, per_image=True) for name, ds in data.tests.items()}
     rows = [(name, image, dice, jaccard) for name, r in tests.items() for image, dice, jaccard in r.pop("per_image")]
     atomic_write_text(run.per_image_path, csv_text(("test_set", "image", "dice", "jaccard"), rows))
     results = {"checkpoint": which, "step": engine.global_step, "best_val": engine.best, "tests": tests}
-    atomic_write_text(run.results_path, json.dumps(results, indent=2) + "\n")
+    atomic_write_text(run.results_path, json_text(results, indent=2) + "\n")
     return results
-
 
 
 def format_results(results: Dict[str, Any]) -> str:
@@ -100,11 +137,13 @@ def format_results(results: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def generate(run: RunDir, out: Path, n: int = 16, which: str = "best") -> Path:
+def generate(run: RunDir, out: Path, n: int = 16, which: str = "best", trust_plugins: bool = False) -> Path:
     """Write ``n`` augmented pairs as ``out/images/*.png`` + ``out/masks/*.png`` (generic layout)."""
     from PIL import Image
 
-    _, engine, _ = load_run(run, which)
+    if n < 1:
+        raise ValueError(f"the number of pairs (--n) must be >= 1, got {n}")
+    _, engine, _ = load_run(run, which, trust_plugins)
     engine.eval()
     out = Path(out)
     written = 0
@@ -125,9 +164,9 @@ def generate(run: RunDir, out: Path, n: int = 16, which: str = "best") -> Path:
     return out
 
 
-def derive(run: RunDir, which: str = "best") -> Dict[str, List[str]]:
+def derive(run: RunDir, which: str = "best", trust_plugins: bool = False) -> Dict[str, List[str]]:
     """The architecture the augmenter chose (e2eaug: the operator per cell) -> ``genotype.yaml``."""
-    _, engine, _ = load_run(run, which)
+    _, engine, _ = load_run(run, which, trust_plugins)
     try:
         genotype = engine.augmenter.derive()
     except ValueError as err:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Dict, Iterator, Optional
 
+from e2eaug.config import ConfigError
+
 
 class Registry:
     """A named table of builders (classes or functions) of one kind of component.
@@ -60,12 +62,16 @@ class Registry:
             raise KeyError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}") from None
 
     def build(self, name: str, **kwargs: Any) -> Any:
-        """Call the builder registered as ``name`` with keyword arguments only."""
+        """Call the builder registered as ``name`` with keyword arguments only.
+
+        Raises:
+            ConfigError: the builder rejects the keywords or their types (a ``TypeError``).
+        """
         builder = self.get(name)
         try:
             return builder(**kwargs)
         except TypeError as err:
-            raise TypeError(f"cannot build {self.kind} {name!r} with {sorted(kwargs)}: {err}") from err
+            raise ConfigError(f"cannot build {self.kind} {name!r} with {sorted(kwargs)}: {err}") from err
 
     def names(self) -> list:
         """Registered names, sorted."""

@@ -107,7 +107,10 @@ def config_from_dict(data: Dict[str, Any]) -> RunConfig:
     augmenter knows is an error.
     """
     data = dict(data)
-    augmenter = dict(data.pop("augmenter", None) or {})
+    augmenter = data.pop("augmenter", None) or {}
+    if not isinstance(augmenter, dict):
+        raise ConfigError(f"augmenter: expected a mapping, got {augmenter!r}")
+    augmenter = dict(augmenter)
     cfg = from_dict(RunConfig, data)
     for module in cfg.plugins:
         try:

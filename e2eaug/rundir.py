@@ -3,12 +3,13 @@
 Layout of ``runs/<name>-<timestamp>/``: ``config.yaml`` (the full resolved config),
 ``metrics.jsonl`` (one line per validation), ``last.pt`` and ``best.pt`` (atomic), ``samples.png``,
 ``curves.png``, ``results.json`` and ``per_image.csv`` (after evaluation), ``genotype.yaml``
-(after derive).
+(after derive). JSON is strict: a NaN or infinite value is written as ``null``.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -16,8 +17,8 @@ from typing import Any, Dict, List, Optional
 import torch
 import yaml
 
-from e2eaug.config import read_yaml, to_dict
-from e2eaug.utils import atomic_torch_save, atomic_write_text
+from e2eaug.config import ConfigError, read_yaml, to_dict
+from e2eaug.utils import TEMP_PATTERN, atomic_torch_save, atomic_write_text, json_text, nonfinite_tensors
 
 
 class CheckpointError(RuntimeError):
@@ -51,14 +52,24 @@ class RunDir:
 
     @classmethod
     def latest(cls, out_dir: str | Path, name: str) -> "RunDir":
-        """The most recently created run of ``name`` under ``out_dir``."""
+        """The most recently created run of ``name`` under ``out_dir`` that has a ``last.pt``."""
+        runs = (cls(p) for p in Path(out_dir).glob(f"{name}-*"))
         candidates = sorted(
-            (p for p in Path(out_dir).glob(f"{name}-*") if (p / "config.yaml").is_file()),
+            (r.path for r in runs if r.config_path.is_file() and r.checkpoint_path("last").is_file()),
             key=lambda p: p.stat().st_mtime,
         )
         if not candidates:
-            raise FileNotFoundError(f"no run named {name!r} under {out_dir} to resume")
+            raise FileNotFoundError(f"no run named {name!r} with a last.pt under {out_dir} to resume")
         return cls(candidates[-1])
+
+    def remove(self) -> None:
+        """Delete the folder (a new run that stopped before its first checkpoint)."""
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def remove_temp_files(self) -> None:
+        """Delete the temporary files of writes that a killed process left behind."""
+        for path in self.path.glob(TEMP_PATTERN):
+            path.unlink(missing_ok=True)
 
     # paths
     config_path = property(lambda self: self.path / "config.yaml")
@@ -80,30 +91,40 @@ class RunDir:
         """Save the full resolved config."""
         atomic_write_text(self.config_path, yaml.safe_dump(to_dict(cfg), sort_keys=False))
 
-    def read_config(self, overrides: Optional[List[str]] = None) -> Any:
-        """The run's saved :class:`~e2eaug.run_config.RunConfig`, with ``a.b=value`` overrides."""
+    def read_config(self, overrides: Optional[List[str]] = None, trust_plugins: bool = False) -> Any:
+        """The run's saved :class:`~e2eaug.run_config.RunConfig`, with ``a.b=value`` overrides.
+
+        Importing the ``plugins`` the saved config names runs their code, so a folder that names
+        any is refused unless ``trust_plugins``.
+        """
         from e2eaug.config import apply_overrides
         from e2eaug.run_config import config_from_dict
 
-        return config_from_dict(apply_overrides(read_yaml(self.config_path), list(overrides or [])))
+        saved = read_yaml(self.config_path)
+        if saved.get("plugins") and not trust_plugins:
+            raise ConfigError(
+                f"{self.config_path} names plugins {saved['plugins']!r}, and importing them runs their "
+                "code; pass --trust-plugins if you trust this run folder"
+            )
+        return config_from_dict(apply_overrides(saved, list(overrides or [])))
 
     # metrics
     def append_metrics(self, record: Dict[str, Any]) -> None:
         """Append one validation record as a JSON line."""
         with open(self.metrics_path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
+            fh.write(json_text(record) + "\n")
 
     def read_metrics(self) -> List[Dict[str, Any]]:
-        """All validation records so far."""
+        """All validation records so far (a last line cut short by a kill is left out)."""
         if not self.metrics_path.is_file():
             return []
-        lines = self.metrics_path.read_text(encoding="utf-8").splitlines()
+        lines = self.metrics_path.read_text(encoding="utf-8").split("\n")[:-1]
         return [json.loads(line) for line in lines if line.strip()]
 
     def truncate_metrics(self, step: int) -> None:
         """Drop records after ``step`` (written after the checkpoint a resume starts from)."""
         kept = [r for r in self.read_metrics() if r["step"] <= step]
-        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+        atomic_write_text(self.metrics_path, "".join(json_text(r) + "\n" for r in kept))
 
     # checkpoints
     def save_checkpoint(self, state: Dict[str, Any], which: str) -> Path:
@@ -111,7 +132,8 @@ class RunDir:
         return atomic_torch_save(state, self.checkpoint_path(which))
 
     def load_checkpoint(self, which: str) -> Dict[str, Any]:
-        """Load a checkpoint onto the CPU with ``weights_only=True``; clear errors naming the file.
+        """Load a checkpoint onto the CPU with ``weights_only=True``; clear errors naming the file,
+        also for one holding non-finite values (a diverged run).
 
         ``load_state_dict`` of the engine's modules and optimizers then copies each tensor to
         its device, and the RNG states stay the CPU byte tensors torch's setters need.
@@ -125,4 +147,11 @@ class RunDir:
             raise CheckpointError(f"cannot read checkpoint {path}: {err}") from err
         if not isinstance(state, dict) or "problems" not in state or "global_step" not in state:
             raise CheckpointError(f"{path} is not an e2eaug checkpoint (missing 'problems')")
+        bad = nonfinite_tensors(state)
+        if bad:
+            more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+            raise CheckpointError(
+                f"{path} holds non-finite values ({bad[0]}{more}): the run diverged; "
+                "retrain it, e.g. with lower learning rates"
+            )
         return state

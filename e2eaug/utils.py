@@ -1,14 +1,16 @@
-"""Small shared helpers: device choice, seeding, atomic file writes."""
+"""Small shared helpers: device choice, seeding, atomic file writes, strict JSON, finiteness."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import math
 import os
 import random
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterable, Sequence, Union
+from typing import Any, Callable, Iterable, List, Sequence, Union
 
 import numpy as np
 import torch
@@ -30,14 +32,27 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+#: How :func:`atomic_write` names its temporary files (``.<name>.<random>.tmp``).
+TEMP_PATTERN = ".*.tmp"
+
+
+def _umask() -> int:
+    """The process umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: PathLike, write: Callable[[str], None]) -> Path:
     """Write a file through a temporary sibling, then rename it into place.
 
-    ``write`` receives the temporary path. A crash mid-write leaves the old file intact.
+    ``write`` receives the temporary path. A crash mid-write leaves the old file intact. The
+    file's mode follows the umask, as a file opened for writing would.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     try:
         write(tmp)
@@ -60,8 +75,44 @@ def atomic_write_text(path: PathLike, text: str) -> Path:
 
 
 def atomic_torch_save(obj: object, path: PathLike) -> Path:
-    """Atomically ``torch.save`` ``obj`` to ``path``."""
-    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    """Atomically ``torch.save`` ``obj`` to ``path``; a failed write is an ``OSError``."""
+
+    def write(tmp: str) -> None:
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as err:  # torch's writer reports a full disk as a RuntimeError
+            raise OSError(f"cannot write {path} (is the disk full?): {err}") from err
+
+    return atomic_write(path, write)
+
+
+def _finite_or_none(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_none(v) for v in obj]
+    return obj
+
+
+def json_text(obj: Any, **kwargs: Any) -> str:
+    """``json.dumps`` of ``obj`` with NaN and infinities written as ``null`` (strict JSON)."""
+    return json.dumps(_finite_or_none(obj), allow_nan=False, **kwargs)
+
+
+def nonfinite_tensors(obj: Any, prefix: str = "") -> List[str]:
+    """Dotted keys of the floating-point tensors in nested dicts/lists ``obj`` holding a NaN or
+    an infinity (e.g. ``problems.seg.module.head.weight`` of a checkpoint)."""
+    if isinstance(obj, torch.Tensor):
+        return [prefix] if obj.is_floating_point() and not bool(torch.isfinite(obj).all()) else []
+    if isinstance(obj, dict):
+        items = obj.items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
+    else:
+        return []
+    return [key for k, v in items for key in nonfinite_tensors(v, f"{prefix}.{k}" if prefix else str(k))]
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

@@ -1,10 +1,12 @@
-"""``E2EAugEngine``: Betty's engine with validation, checkpoints, early stopping and progress."""
+"""``E2EAugEngine``: Betty's engine with validation, checkpoints, early stopping, progress and
+divergence detection."""
 
 from __future__ import annotations
 
 import logging
 import math
 import time
+import warnings
 from typing import Any, Dict, List, Optional
 
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from e2eaug.config import ConfigError
 from e2eaug.evaluation import evaluate_segmenter
 from e2eaug.problems import names
 from e2eaug.rundir import RunDir
+from e2eaug.utils import nonfinite_tensors
 
 _STRATEGY = {"auto": "default", "cpu": "cpu", "cuda": "gpu"}
 
@@ -28,7 +31,9 @@ class EngineSettings:
     """The training loop: length, validation cadence, early stopping, device.
 
     ``num_threads`` sets torch's CPU threads (0 keeps torch's default). Small models on a
-    shared or small CPU run faster on one thread than on oversubscribed cores.
+    shared or small CPU run faster on one thread than on oversubscribed cores. A global step
+    in which some level's loss or gradient is not finite is skipped with a warning;
+    ``max_bad_steps`` such steps in a row stop the run (:class:`TrainingDiverged`).
     """
 
     train_iters: int = 400
@@ -37,6 +42,15 @@ class EngineSettings:
     device: str = "auto"
     num_threads: int = 1
     progress: bool = True
+    max_bad_steps: int = 10
+
+
+class TrainingDiverged(RuntimeError):
+    """Training stopped: losses or gradients stayed non-finite, or weights became non-finite."""
+
+
+class NonFiniteStepWarning(RuntimeWarning):
+    """A level skipped its update because its loss or a gradient was not finite."""
 
 
 def check_device(device: str) -> str:
@@ -66,7 +80,8 @@ class E2EAugEngine(Engine):
     early, appends a line to ``metrics.jsonl`` and writes ``last.pt``. :meth:`state_dict` holds
     every problem's module, optimizer and counters, the augmenter's state when it is not one of
     the problems, the RNG states and the engine's own step and best-so-far, so
-    :meth:`load_state_dict` resumes exactly.
+    :meth:`load_state_dict` resumes exactly. Checkpoints are never written with a non-finite
+    value: the run stops instead, and the last good ``last.pt`` stays.
 
     Args:
         problems: the Betty problems (names from :mod:`e2eaug.problems.names`).
@@ -98,6 +113,7 @@ class E2EAugEngine(Engine):
         self.pretrain_steps = pretrain_steps
         self.best: Dict[str, Any] = {"dice": -math.inf, "step": 0}
         self.stale = 0
+        self.bad_steps = 0
         self.pretrained = pretrain_steps == 0
         if settings.valid_every <= 0 or settings.train_iters <= 0:
             raise ValueError("engine.train_iters and engine.valid_every must be positive")
@@ -137,7 +153,7 @@ class E2EAugEngine(Engine):
         start = time.time()
         while self.global_step < total:
             self.global_step += 1
-            self.train_step()
+            self._checked_train_step()
             bar.update(1)
             bar.set_postfix(self.losses(), refresh=False)
             if self.global_step % self.settings.valid_every == 0 or self.global_step == total:
@@ -154,6 +170,34 @@ class E2EAugEngine(Engine):
         bar.close()
         return dict(self.best)
 
+    def _checked_train_step(self) -> None:
+        """Betty's ``train_step``; counts global steps in which a level skipped its update."""
+        before = {p.name: p.skipped for p in self.problems}
+        self.train_step()
+        skipped = ", ".join(p.name for p in self.problems if p.skipped > before[p.name])
+        if not skipped:
+            self.bad_steps = 0
+            return
+        self.bad_steps += 1
+        limit = self.settings.max_bad_steps
+        if self.bad_steps >= limit:
+            raise TrainingDiverged(
+                f"training diverged: {self.bad_steps} steps in a row with a non-finite loss or gradient "
+                f"(the last at step {self.global_step}, in {skipped}); {self._last_good()}; lower the "
+                "learning rates, or raise engine.max_bad_steps"
+            )
+        warnings.warn(
+            f"step {self.global_step}: non-finite loss or gradient in {skipped}, update skipped "
+            f"({self.bad_steps} in a row; {limit} stop the run)",
+            NonFiniteStepWarning,
+        )
+
+    def _last_good(self) -> str:
+        last = None if self.run_dir is None else self.run_dir.checkpoint_path("last")
+        if last is None or not last.is_file():
+            return "no checkpoint was written"
+        return f"the last checkpoint, {last}, holds finite weights and is kept"
+
     @property
     def _augmenter_is_problem(self) -> bool:
         return any(p is self.augmenter for p in self.problems)
@@ -161,6 +205,12 @@ class E2EAugEngine(Engine):
     def pretrain_augmenter(self) -> None:
         """The augmenter's own training on the training split before the multilevel loop."""
         self.augmenter.pretrain(self.pretrain_steps, self.settings.progress)
+        bad = nonfinite_tensors(self.augmenter.state_dict())
+        if bad:
+            raise TrainingDiverged(
+                f"augmenter pretraining diverged: {bad[0]} is not finite after {self.pretrain_steps} "
+                "steps; lower augmenter.optimizer.lr"
+            )
         self.pretrained = True
 
     def losses(self) -> Dict[str, str]:
@@ -196,8 +246,14 @@ class E2EAugEngine(Engine):
             "elapsed_s": round(elapsed, 2),
         }
         if self.run_dir is not None:
-            self.run_dir.append_metrics(record)
             state = self.state_dict()
+            bad = nonfinite_tensors(state)
+            if bad:
+                raise TrainingDiverged(
+                    f"training diverged: {bad[0]} is not finite at step {self.global_step}; "
+                    f"{self._last_good()}; lower the learning rates"
+                )
+            self.run_dir.append_metrics(record)
             if improved:
                 self.run_dir.save_checkpoint(state, "best")
             self.run_dir.save_checkpoint(state, "last")
@@ -211,6 +267,7 @@ class E2EAugEngine(Engine):
             "problems": {p.name: p.state_dict() for p in self.problems},
             "best": dict(self.best),
             "stale": self.stale,
+            "bad_steps": self.bad_steps,
             "pretrained": self.pretrained,
             "rng_cpu": torch.get_rng_state(),
         }
@@ -238,6 +295,7 @@ class E2EAugEngine(Engine):
         self.global_step = int(state["global_step"])
         self.best = dict(state["best"])
         self.stale = int(state["stale"])
+        self.bad_steps = int(state.get("bad_steps", 0))  # checkpoints before divergence detection lack it
         self.pretrained = bool(state["pretrained"])
         torch.set_rng_state(_cpu_bytes(state["rng_cpu"]))
         if "rng_cuda" in state and torch.cuda.is_available():

@@ -25,7 +25,6 @@ from e2eaug.data.transforms import MaskAugmenter
 from e2eaug.problems import AugmenterConfig, AugmenterProblem
 from e2eaug.registry import AUGMENTERS
 from e2eaug.run_config import load_config
-from e2eaug.rundir import RunDir
 
 
 @dataclass
@@ -84,9 +83,7 @@ def main() -> None:
             f"engine.valid_every={max(1, args.iters // 4)}",
         ],
     )
-    run = RunDir.create(cfg.out_dir, cfg.name)
-    print(f"run folder: {run.path}")
-    run, best = jobs.train(cfg, run)
+    run, best = jobs.train(cfg)
     print(f"best validation Dice {best['dice']:.4f} at step {best['step']}")
     print(jobs.format_results(jobs.evaluate(run, "best")))
 

@@ -1,8 +1,10 @@
-"""Shared machinery of e2eaug's Betty problems: deterministic batches and step counters."""
+"""Shared machinery of e2eaug's Betty problems: deterministic batches, step counters, and
+updates skipped when a loss or gradient is not finite."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+import math
+from typing import Any, Dict, Iterable, Tuple
 
 import torch
 from betty.configs import Config
@@ -16,7 +18,9 @@ class BatchedProblem(ImplicitProblem):
 
     Batch ``k`` is a pure function of the draw count ``k``, and the count is saved in
     :meth:`state_dict`, so a resumed run continues with the same batches. ``last_loss`` holds
-    the loss of the latest real step, for progress output.
+    the loss of the latest real step, for progress output. A real step whose loss or gradient
+    (hypergradient included) is not finite leaves the weights and optimizer as they were and
+    counts in ``skipped``; the engine decides when too many in a row stop the run.
     """
 
     def __init__(
@@ -30,6 +34,7 @@ class BatchedProblem(ImplicitProblem):
         super().__init__(name, config, module=module, optimizer=optimizer)
         self.batcher = batcher
         self.draws = 0
+        self.skipped = 0
         self.last_loss = float("nan")
 
     def get_batch(self) -> Tuple[torch.Tensor, ...]:
@@ -44,6 +49,13 @@ class BatchedProblem(ImplicitProblem):
         self.last_loss = loss_dict["loss"]
         return loss, loss_dict
 
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        """Betty's update, skipped when this step's loss or a gradient is not finite."""
+        if math.isfinite(self.last_loss) and _finite_grads(self.trainable_parameters()):
+            super().optimizer_step(*args, **kwargs)
+        else:
+            self.skipped += 1
+
     def state_dict(self) -> Dict[str, Any]:
         """Module, optimizer and the step counters Betty and the batcher need."""
         state = super().state_dict()
@@ -56,3 +68,9 @@ class BatchedProblem(ImplicitProblem):
         super().load_state_dict(state_dict)
         self.draws = int(state_dict["draws"])
         self._count = int(state_dict["count"])
+
+
+def _finite_grads(params: Iterable[torch.Tensor]) -> bool:
+    """Whether every gradient of ``params`` is finite (one device sync)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    return not grads or bool(torch.stack([torch.isfinite(g).all() for g in grads]).all())

@@ -30,8 +30,8 @@ def off_cpu_engine(monkeypatch):
     """Engines built by the jobs report a non-CPU device; records what reaches the RNG setter."""
     build = jobs._engine
 
-    def built_elsewhere(cfg, run=None):
-        engine, data = build(cfg, run)
+    def built_elsewhere(cfg):
+        engine, data = build(cfg)
         engine.device = "meta"
         return engine, data
 

@@ -42,8 +42,8 @@ def test_overrides_parse_yaml_values():
 
 def test_exponent_floats_without_a_dot_are_floats():
     # YAML 1.1 reads 1e-5 as a string; a float field takes it as the number it means
-    cfg = load_config("skin_synthetic", ["seg.hypergrad={type: darts, alpha: 1e-5}", "augmenter.lam=-2E+0"])
-    assert cfg.seg.hypergrad.alpha == 1e-5 and cfg.augmenter.lam == -2.0
+    cfg = load_config("skin_synthetic", ["seg.hypergrad={type: darts, alpha: 1e-5}", "augmenter.lam=+2E+0"])
+    assert cfg.seg.hypergrad.alpha == 1e-5 and cfg.augmenter.lam == 2.0
     with pytest.raises(ConfigError, match=r"augmenter\.lam"):
         load_config("skin_synthetic", ["augmenter.lam=1e"])
 

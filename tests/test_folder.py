@@ -51,7 +51,7 @@ def test_real_shared_sets_load(name, channels, count, recwarn):
 
 
 def test_generic_layout_resizes_and_binarises_with_one_warning(tmp_path):
-    root = _make_generic(tmp_path / "d", grey_mask=True)
+    root = _make_generic(tmp_path / "d", size=24, grey_mask=True)
     (root / "labels.csv").write_text("id,label\n")
     with pytest.warns(UserWarning, match="4 of 4 masks had more than two grey levels") as record:
         data = load_folder(root, size=(16, 24))
@@ -82,7 +82,8 @@ def test_sixteen_bit_images_keep_their_range(tmp_path):
     image[:, :4] = 2048
     _write(tmp_path / "x" / "images" / "a.png", image)
     _write(tmp_path / "x" / "masks" / "a.png", _block(8, slice(0, 4), slice(0, 4)))
-    data = load_folder(tmp_path / "x", size=8)
+    with pytest.warns(UserWarning, match="scaled as 12-bit"):
+        data = load_folder(tmp_path / "x", size=8)
     assert data.channels == 1
     assert data.images[0, 0, :, 6].mean() == pytest.approx(1.0, abs=1e-3)
     assert data.images[0, 0, :, 1].mean() == pytest.approx(2048 / 4095, abs=1e-3)
@@ -159,7 +160,7 @@ def test_unreadable_files_and_bad_arguments(tmp_path):
     root = _make_generic(tmp_path / "corrupt_mask")
     (root / "masks" / "case2.png").write_bytes(b"\x89PNG truncated")
     with pytest.raises(ValueError, match="cannot read image file .*masks/case2.png"):
-        load_folder(root)
+        load_folder(root, size=16)
     with pytest.raises(ValueError, match="unknown layout 'nih'; known layouts: generic, isic2018"):
         load_folder(root, layout="nih")
     with pytest.raises(ValueError, match="channels must be 1, 3 or None, got 2"):

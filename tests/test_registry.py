@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import e2eaug.models  # noqa: F401  (registers the built-in models)
-from e2eaug.config import ComponentConfig, from_dict
+from e2eaug.config import ComponentConfig, ConfigError, from_dict
 from e2eaug.models import ArchitectureParams
 from e2eaug.registry import DISCRIMINATORS, GENERATORS, SEGMENTERS, build
 
@@ -56,7 +56,7 @@ def test_unknown_name_lists_known_names():
 
 
 def test_positional_or_unknown_kwargs_fail():
-    with pytest.raises(TypeError, match="cannot build segmenter 'unet'"):
+    with pytest.raises(ConfigError, match="cannot build segmenter 'unet'"):
         build(SEGMENTERS, "unet", kernel=3)
     with pytest.raises(TypeError):
         e2eaug.models.UNet(3, 1)

@@ -72,14 +72,16 @@ def build_data(cfg: DataConfig) -> DataBundle:
     elif cfg.source == "folder":
         if not cfg.root:
             raise ValueError("data.root must name a folder when data.source is 'folder'")
-        pool = load_folder(cfg.root, cfg.layout, cfg.image_size, cfg.channels)
+        pool = load_folder(cfg.root, cfg.layout, cfg.image_size, cfg.channels, cfg.bit_depth)
         train, val, test = split_indices(len(pool), cfg.n_train, cfg.n_val, cfg.n_test, cfg.seed, cfg.test_seed)
         _check_names(["test", *(extra.name for extra in cfg.extra_tests)], taken, "data.extra_tests")
         tests = {"test": pool.subset(test)}
         for i, extra in enumerate(cfg.extra_tests):
             if not extra.root:
                 raise ValueError(f"data.extra_tests[{i}] ({extra.name!r}): root must name a folder")
-            tests[extra.name] = load_folder(extra.root, extra.layout, cfg.image_size, pool.channels)
+            tests[extra.name] = load_folder(
+                extra.root, extra.layout, cfg.image_size, pool.channels, cfg.bit_depth
+            )
     else:
         raise ValueError(f"unknown data.source {cfg.source!r}; known: {', '.join(SOURCES)}")
     return DataBundle(pool.subset(train), pool.subset(val), tests, pool.channels)

@@ -17,11 +17,13 @@ Layouts (:data:`LAYOUTS`; files with extensions in :data:`EXTENSIONS`, other fil
   ``ManualMask/rightMask/<stem>.png``, united.
 - ``kvasir``: Kvasir-SEG, ``images/<stem>.jpg`` and ``masks/<stem>.jpg``.
 
-Images are resized bicubic. 8-bit images are scaled by 255; 16/32-bit ones by ``2**bits - 1``
-for the smallest bit depth holding their maximum (a 12-bit radiograph in a 16-bit file uses
-4095). Masks are resized nearest-neighbour, then binarised: > 127 when their maximum is above
-127, else > half their maximum. Masks with more than two grey levels (e.g. JPEG masks) are
-binarised with one warning that counts them.
+Images are resized bicubic; images smaller than the training size are upscaled with one
+warning that counts them. 8-bit images are scaled by 255; 16/32-bit ones by ``2**bits - 1``,
+the same for the whole folder: ``bit_depth`` bits, or else the smallest bit depth holding the
+folder's largest value (12-bit radiographs in 16-bit files use 4095), said in a warning. A
+mask must have its image's size. Masks are resized nearest-neighbour, then binarised: > 127
+when their maximum is above 127, else > half their maximum. Masks with more than two grey
+levels (e.g. JPEG masks) are binarised with one warning that counts them.
 """
 
 from __future__ import annotations
@@ -178,26 +180,69 @@ def _open(path: Path) -> Image.Image:
         raise ValueError(f"cannot read image file {path}: {err}") from err
 
 
-def _high_bit_to_unit(img: Image.Image) -> np.ndarray:
-    """A 16/32-bit single-channel image as float32 in [0, 1] (see the module docstring)."""
-    arr = np.asarray(img, dtype=np.float64)
-    peak = max(float(arr.max()), 1.0)
-    scale = 2.0 ** math.ceil(math.log2(peak + 1.0)) - 1.0
-    return np.clip(arr / scale, 0.0, 1.0).astype(np.float32)
+@dataclass(frozen=True)
+class _Image:
+    """An image file resized: 8-bit ones in [0, 1]; high-bit ones raw, ``peak`` their largest value."""
+
+    pixels: np.ndarray  # [h, w, 3] float32
+    peak: Optional[float]  # None for 8-bit images
+    size: Tuple[int, int]  # (width, height) of the file
 
 
-def _read_image(path: Path, h: int, w: int) -> np.ndarray:
-    """``[h, w, 3]`` float32 in [0, 1], resized bicubic (grey images repeated to 3 channels)."""
+def _read_image(path: Path, h: int, w: int) -> _Image:
+    """The image resized bicubic to ``[h, w, 3]`` (grey images repeated to 3 channels)."""
     img = _open(path)
     if img.mode in HIGH_BIT_MODES:
-        small = Image.fromarray(_high_bit_to_unit(img), mode="F").resize((w, h), Image.BICUBIC)
-        return np.repeat(np.clip(np.asarray(small, dtype=np.float32), 0, 1)[..., None], 3, axis=2)
-    return np.asarray(img.convert("RGB").resize((w, h), Image.BICUBIC), dtype=np.float32) / 255.0
+        raw = np.asarray(img, dtype=np.float32)
+        small = np.asarray(Image.fromarray(raw, mode="F").resize((w, h), Image.BICUBIC), dtype=np.float32)
+        return _Image(np.repeat(small[..., None], 3, axis=2), float(raw.max()), img.size)
+    pixels = np.asarray(img.convert("RGB").resize((w, h), Image.BICUBIC), dtype=np.float32) / 255.0
+    return _Image(pixels, None, img.size)
 
 
-def _read_mask(path: Path, h: int, w: int) -> Tuple[np.ndarray, bool]:
-    """Binary ``[h, w]`` mask resized nearest, and whether the file had more than two levels."""
+def _high_bit_scale(root: Path, peaks: List[float], bit_depth: Optional[int]) -> float:
+    """``2**bits - 1`` for the folder's 16/32-bit images (see the module docstring)."""
+    if bit_depth is None:
+        peak = max(max(peaks), 1.0)
+        bit_depth = math.ceil(math.log2(peak + 1.0))
+        warnings.warn(
+            f"{root}: {len(peaks)} high-bit image(s) scaled as {bit_depth}-bit (by {2**bit_depth - 1}), the "
+            f"smallest depth holding their largest value {peak:g}; set data.bit_depth to choose"
+        )
+    return 2.0**bit_depth - 1.0
+
+
+def _to_unit(images: List[_Image], root: Path, bit_depth: Optional[int]) -> np.ndarray:
+    """``[N, h, w, 3]`` in [0, 1]: 8-bit images as read, high-bit ones by one scale."""
+    peaks = [image.peak for image in images if image.peak is not None]
+    scale = _high_bit_scale(root, peaks, bit_depth) if peaks else 1.0
+    return np.stack(
+        [image.pixels if image.peak is None else np.clip(image.pixels / scale, 0.0, 1.0) for image in images]
+    )
+
+
+def _warn_if_small(root: Path, pairs: List[Pair], images: List[_Image], h: int, w: int) -> None:
+    small = [(pair, image) for pair, image in zip(pairs, images) if image.size[0] < w or image.size[1] < h]
+    if small:
+        pair, image = small[0]
+        warnings.warn(
+            f"{root}: {len(small)} of {len(pairs)} images are smaller than the training size {w}x{h} and "
+            f"were upscaled (e.g. {pair.image.name}, {image.size[0]}x{image.size[1]})"
+        )
+
+
+def _read_mask(
+    path: Path, h: int, w: int, image: Path, image_size: Tuple[int, int]
+) -> Tuple[np.ndarray, bool]:
+    """Binary ``[h, w]`` mask resized nearest, and whether the file had more than two levels.
+
+    Raises:
+        ValueError: the mask's size is not that of its ``image`` (``image_size``, width x height).
+    """
     img = _open(path)
+    if img.size != image_size:
+        (mw, mh), (iw, ih) = img.size, image_size
+        raise ValueError(f"mask {path} is {mw}x{mh} but its image {image} is {iw}x{ih}")
     arr = np.asarray(img, dtype=np.float64) if img.mode in HIGH_BIT_MODES else np.asarray(img.convert("L"))
     rows = np.minimum((np.arange(h) + 0.5) * arr.shape[0] / h, arr.shape[0] - 1).astype(int)
     cols = np.minimum((np.arange(w) + 0.5) * arr.shape[1] / w, arr.shape[1] - 1).astype(int)
@@ -218,7 +263,11 @@ def _hw(size: Size) -> Tuple[int, int]:
 
 
 def load_folder(
-    root: PathLike, layout: str = "generic", size: Size = 32, channels: Optional[int] = None
+    root: PathLike,
+    layout: str = "generic",
+    size: Size = 32,
+    channels: Optional[int] = None,
+    bit_depth: Optional[int] = None,
 ) -> PairDataset:
     """Load every image-mask pair under ``root`` as a :class:`PairDataset`.
 
@@ -228,13 +277,15 @@ def load_folder(
         size: output side (int) or ``(H, W)``.
         channels: 1 or 3 to convert (luminance / repeated grey); ``None`` keeps RGB when the
             images hold colour (mean channel difference above 1/255), else 1 channel.
+        bit_depth: bits of the 16/32-bit images; ``None`` takes the smallest holding their maximum.
 
     Returns:
         The pairs, sorted by stem, with the stems as ``names``.
 
     Raises:
         FileNotFoundError: missing root or subfolder, or no image files.
-        ValueError: unknown layout, unmatched stems, unreadable files, bad ``size``/``channels``.
+        ValueError: unknown layout, unmatched stems, unreadable files, a mask whose size is
+            not its image's, bad ``size``/``channels``.
     """
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; known layouts: {', '.join(LAYOUTS)}")
@@ -245,7 +296,9 @@ def load_folder(
     if not root.is_dir():
         raise FileNotFoundError(f"data folder not found: {root}")
     pairs = LAYOUTS[layout].find(root)
-    stacked = np.stack([_read_image(p.image, h, w) for p in pairs])
+    read = [_read_image(p.image, h, w) for p in pairs]
+    _warn_if_small(root, pairs, read, h, w)
+    stacked = _to_unit(read, root, bit_depth)
     images = torch.from_numpy(np.ascontiguousarray(stacked.transpose(0, 3, 1, 2)))
     if channels is None:
         spread = (images[:, 0] - images[:, 1]).abs().mean() + (images[:, 1] - images[:, 2]).abs().mean()
@@ -254,7 +307,7 @@ def load_folder(
     for i, pair in enumerate(pairs):
         union, multi = np.zeros((h, w), dtype=bool), False
         for path in pair.masks:
-            part, many = _read_mask(path, h, w)
+            part, many = _read_mask(path, h, w, pair.image, read[i].size)
             union |= part
             multi |= many
         masks[i, 0], grey = union, grey + multi
