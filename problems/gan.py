@@ -46,6 +46,8 @@ class GANConfig(AugmenterConfig):
     """A mask-to-image conditional GAN augmenter (``e2eaug``, ``gan_joint``, ``pix2pix``)."""
 
     name: str = "e2eaug"
+    #: generated and warped real pairs each at the real pairs' weight (the study's choice)
+    lam: float = 2.0
     generator: ComponentConfig = component("generator", "searchable", depth=3, base_width=16)
     discriminator: ComponentConfig = component("discriminator", "patch", base_width=16, n_layers=2, norm="instance")
     disc_optimizer: OptimConfig = field(
@@ -55,7 +57,7 @@ class GANConfig(AugmenterConfig):
     reconstruction: str = "l1"
     mask_aug: MaskAugConfig = field(default_factory=MaskAugConfig)
     #: Classical warps of the real pairs added to the generated ones; ``ops: []`` adds none.
-    real_warp: MaskAugConfig = field(default_factory=lambda: MaskAugConfig(ops=[]))
+    real_warp: MaskAugConfig = field(default_factory=MaskAugConfig)
     pretrain_steps: int = 100
 
 

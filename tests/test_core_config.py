@@ -139,3 +139,14 @@ def test_an_augmenter_without_a_config_class_fails_at_registration():
             config_class = None
 
     assert "broken_test" not in AUGMENTERS
+
+
+def test_lam_defaults_per_augmenter_family():
+    """The preset leaves lam to each augmenter: 1 for classical warps, 2 for the GANs, whose
+    pairs are half generated and half warped real pairs (benchmarks/results/study)."""
+    from e2eaug.run_config import load_config
+
+    assert load_config("skin_synthetic", ["augmenter.name=combine"]).augmenter.lam == 1.0
+    gan = load_config("skin_synthetic", ["augmenter.name=e2eaug"]).augmenter
+    assert gan.lam == 2.0 and gan.real_warp.ops == ["rotate", "flip", "translate"]
+    assert load_config("skin_synthetic", ["augmenter.name=pix2pix", "augmenter.lam=1"]).augmenter.lam == 1.0

@@ -1,0 +1,92 @@
+"""How useful are a trained GAN's pairs on their own? (issue 12, diagnosis)
+
+For each run folder of a GAN augmenter (``pix2pix``, ``gan_joint``, ``e2eaug``), the run's
+generator is frozen at a checkpoint and a fresh segmenter (the run's seg config, its seed and
+batches) is trained three ways for the run's number of steps: on the real pairs only, on the
+generated pairs only (the generator's images of the warped real masks, as in training), and on
+both (``real + lam * generated``, the training loss). Each is scored on the run's real
+validation split every ``valid_every`` steps; the best is reported, as the harness selects.
+
+    python -m benchmarks.generated_only RUN_DIR [RUN_DIR ...] [--checkpoint last] [--out FILE.csv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Dict, List
+
+import torch
+
+from e2eaug.evaluation import evaluate_segmenter
+from e2eaug.jobs import load_run
+from e2eaug.losses import segmentation_loss
+from e2eaug.optim import build_optimizer
+from e2eaug.problems import names
+from e2eaug.registry import SEGMENTERS
+from e2eaug.rundir import RunDir
+from e2eaug.utils import atomic_write_text, csv_text
+
+CONDITIONS = ("real", "generated", "real+generated")
+
+
+def _train(cfg: Any, engine: Any, data: Any, condition: str) -> float:
+    """Best validation Dice of a fresh segmenter trained on ``condition``'s pairs."""
+    seg_level, augmenter = getattr(engine, names.SEG), engine.augmenter
+    torch.manual_seed(cfg.seed)
+    kwargs = {"in_channels": data.channels, "num_classes": 1, **cfg.seg.segmenter.kwargs}
+    model = SEGMENTERS.build(cfg.seg.segmenter.name, **kwargs).to(seg_level.device)
+    optimizer = build_optimizer(cfg.seg.optimizer, model.parameters())
+    best = 0.0
+    for step in range(cfg.engine.train_iters):
+        images, masks = seg_level.batcher.batch(step, seg_level.device)
+        fake, fake_masks = augmenter.augment(images, masks, step)
+        fake, fake_masks = fake[: len(images)], fake_masks[: len(images)]  # the generated pairs only
+        loss = 0.0
+        if condition != "generated":
+            loss = segmentation_loss(model(images), masks, cfg.seg.loss)
+        if condition != "real":
+            weight = augmenter.settings.lam if condition == "real+generated" else 1.0
+            loss = loss + weight * segmentation_loss(model(fake), fake_masks, cfg.seg.loss)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if (step + 1) % cfg.engine.valid_every == 0 or step + 1 == cfg.engine.train_iters:
+            best = max(best, evaluate_segmenter(model, data.val, seg_level.device)["dice"])
+    return best
+
+
+def measure(run_dir: str, checkpoint: str) -> List[Dict[str, Any]]:
+    """One row per condition for one run folder."""
+    cfg, engine, data = load_run(RunDir.open(run_dir), checkpoint)
+    if not hasattr(engine.augmenter, "generate"):
+        raise ValueError(f"{run_dir}: augmenter {cfg.augmenter.name!r} is not a GAN")
+    torch.set_num_threads(max(cfg.engine.num_threads, 1))
+    engine.eval()
+    return [
+        {"run": run_dir, "augmenter": cfg.augmenter.name, "seed": cfg.seed, "condition": condition,
+         "val_dice": round(_train(cfg, engine, data, condition), 4)}
+        for condition in CONDITIONS
+    ]
+
+
+def main(argv: List[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", help="run folders of GAN augmenters")
+    parser.add_argument("--checkpoint", choices=["best", "last"], default="last")
+    parser.add_argument("--out", default=None, help="also write the rows as CSV here")
+    args = parser.parse_args(argv)
+    rows = []
+    for run_dir in args.runs:
+        rows.extend(measure(run_dir, args.checkpoint))
+        for row in rows[-len(CONDITIONS):]:
+            print(f"{row['augmenter']:<12} seed {row['seed']}  {row['condition']:<16} val Dice {row['val_dice']:.4f}",
+                  flush=True)
+    if args.out:
+        header = list(rows[0])
+        atomic_write_text(args.out, csv_text(header, [[row[k] for k in header] for row in rows]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
