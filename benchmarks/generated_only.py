@@ -23,7 +23,7 @@ from e2eaug.jobs import load_run
 from e2eaug.losses import segmentation_loss
 from e2eaug.optim import build_optimizer
 from e2eaug.problems import names
-from e2eaug.registry import SEGMENTERS
+from e2eaug.problems.segmentation import build_segmenter
 from e2eaug.rundir import RunDir
 from e2eaug.utils import atomic_write_text, csv_text
 
@@ -34,8 +34,7 @@ def _train(cfg: Any, engine: Any, data: Any, condition: str) -> float:
     """Best validation Dice of a fresh segmenter trained on ``condition``'s pairs."""
     seg_level, augmenter = getattr(engine, names.SEG), engine.augmenter
     torch.manual_seed(cfg.seed)
-    kwargs = {"in_channels": data.channels, "num_classes": 1, **cfg.seg.segmenter.kwargs}
-    model = SEGMENTERS.build(cfg.seg.segmenter.name, **kwargs).to(seg_level.device)
+    model = build_segmenter(cfg.seg, data.channels).to(seg_level.device)
     optimizer = build_optimizer(cfg.seg.optimizer, model.parameters())
     best = 0.0
     for step in range(cfg.engine.train_iters):
@@ -61,7 +60,6 @@ def measure(run_dir: str, checkpoint: str) -> List[Dict[str, Any]]:
     cfg, engine, data = load_run(RunDir.open(run_dir), checkpoint)
     if not hasattr(engine.augmenter, "generate"):
         raise ValueError(f"{run_dir}: augmenter {cfg.augmenter.name!r} is not a GAN")
-    torch.set_num_threads(max(cfg.engine.num_threads, 1))
     engine.eval()
     return [
         {"run": run_dir, "augmenter": cfg.augmenter.name, "seed": cfg.seed, "condition": condition,

@@ -37,6 +37,11 @@ class SegConfig:
     hypergrad: HypergradConfig = field(default_factory=IdentityConfig)
 
 
+def build_segmenter(cfg: SegConfig, channels: int) -> torch.nn.Module:
+    """The segmenter ``cfg`` names, for images of ``channels`` channels (one output class)."""
+    return SEGMENTERS.build(cfg.segmenter.name, in_channels=channels, num_classes=1, **cfg.segmenter.kwargs)
+
+
 class SegmentationProblem(BatchedProblem):
     """Loss = ``L(S(image), mask) + lam * L(S(x), m)`` with ``(x, m)`` the augmenter's pairs.
 
@@ -68,8 +73,7 @@ class SegmentationProblem(BatchedProblem):
     @classmethod
     def from_config(cls, cfg: SegConfig, data: Any, seed: int, augmenter: Augmenter) -> "SegmentationProblem":
         """Build the segmenter named in ``cfg`` for the data's channels."""
-        kwargs = {"in_channels": data.channels, "num_classes": 1, **cfg.segmenter.kwargs}
-        segmenter = SEGMENTERS.build(cfg.segmenter.name, **kwargs)
+        segmenter = build_segmenter(cfg, data.channels)
         batcher = StepBatcher(
             [data.train.images, data.train.masks], cfg.batch_size, stream_seed(seed, "seg.batches")
         )

@@ -8,17 +8,7 @@ import pytest
 import yaml
 
 from e2eaug.cli import build_parser, main
-from e2eaug.config import to_dict
 from e2eaug.rundir import RunDir
-from tests.core_helpers import tiny_config
-
-
-@pytest.fixture()
-def tiny_yaml(tmp_path):
-    path = tmp_path / "tiny.yaml"
-    cfg = tiny_config(["name=tiny"], out_dir=str(tmp_path / "runs"))
-    path.write_text(yaml.safe_dump(to_dict(cfg)))
-    return path
 
 
 def _only_run(tmp_path) -> RunDir:

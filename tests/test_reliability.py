@@ -21,21 +21,12 @@ from PIL import Image
 
 from e2eaug import jobs
 from e2eaug.cli import main
-from e2eaug.config import to_dict
 from e2eaug.data import load_folder
 from e2eaug.engines import E2EAugEngine
 from e2eaug.problems import GANAugmenter, SegmentationProblem, names
 from e2eaug.rundir import RunDir
 from e2eaug.utils import atomic_write_text
 from tests.core_helpers import tiny_config
-
-
-@pytest.fixture()
-def tiny_yaml(tmp_path):
-    path = tmp_path / "tiny.yaml"
-    cfg = tiny_config(["name=tiny"], out_dir=str(tmp_path / "runs"))
-    path.write_text(yaml.safe_dump(to_dict(cfg)))
-    return path
 
 
 def _runs(tmp_path):
