@@ -8,6 +8,8 @@ import warnings
 from pathlib import Path
 from typing import List, Optional
 
+from e2eaug import __version__
+
 DEFAULT_CONFIG = "skin_synthetic"  # = e2eaug.run_config.DEFAULT_PRESET (not imported: fast --help)
 
 
@@ -55,8 +57,9 @@ def _cmd_train(args: argparse.Namespace, then_evaluate: bool) -> int:
     if then_evaluate:
         results = jobs.evaluate(run, "best", trust_plugins=True)  # the plugins training imported
         print(jobs.format_results(results))
-    print(f"outputs: {run.path} (config.yaml, metrics.jsonl, best.pt, last.pt, samples.png, curves.png"
-          + (", results.json, per_image.csv)" if then_evaluate else ")"))
+    figures = "samples.png, curves.png" + (", alpha.png" if run.alpha_path.is_file() else "")
+    print(f"outputs: {run.path} (config.yaml, run_info.json, metrics.jsonl, steps.jsonl, TensorBoard "
+          f"events, best.pt, last.pt, {figures}" + (", results.json, per_image.csv)" if then_evaluate else ")"))
     return 0
 
 
@@ -130,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="e2eaug",
         description="End-to-end GAN augmentation for medical image segmentation on Betty.",
     )
+    parser.add_argument("--version", action="version", version=f"e2eaug {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     for name, helptext in (

@@ -9,9 +9,11 @@ import torch
 
 from e2eaug.data import build_data
 from e2eaug.evaluation import evaluate_segmenter
-from e2eaug.plots import save_curves, save_samples
+from e2eaug.plots import save_alpha, save_curves, save_samples
+from e2eaug.provenance import session_info
 from e2eaug.problems import names
 from e2eaug.rundir import CheckpointError, RunDir
+from e2eaug.samples import augmented_batches, sample_rows
 from e2eaug.utils import atomic_write, atomic_write_text, csv_text, json_text
 
 
@@ -62,9 +64,10 @@ def train(cfg: Any, run: Optional[RunDir] = None, resume: bool = False) -> Tuple
     try:
         if resume:
             run.remove_temp_files()
-            run.truncate_metrics(engine.global_step)
+            run.truncate_records(engine.global_step)
             print(f"resuming {run.path} from step {engine.global_step}")
         run.write_config(cfg)
+        run.record_session(session_info(engine.device, engine.global_step))
         best = engine.run()  # the engine saved last.pt (and best.pt) at its final validation
         write_figures(run, engine)
     except BaseException as err:
@@ -78,30 +81,15 @@ def train(cfg: Any, run: Optional[RunDir] = None, resume: bool = False) -> Tuple
     return run, best
 
 
-def _augmented_batches(engine: Any):
-    """``(real images, augmented images, augmented masks)`` per training batch, step 0, 1, ..."""
-    seg = getattr(engine, names.SEG)
-    step = 0
-    while True:
-        images, masks = seg.batcher.batch(step, seg.device)
-        pairs = engine.augmenter.augment(images, masks, step)
-        if pairs is None:
-            raise ValueError(f"augmenter {engine.augmenter.settings.name!r} makes no pairs of its own")
-        yield images, *pairs
-        step += 1
-
-
 def write_figures(run: RunDir, engine: Any) -> None:
-    """``curves.png`` from the metrics and, for an augmenter that makes pairs, ``samples.png``."""
-    records = run.read_metrics()
-    if records:
-        save_curves(run.curves_path, records)
-    engine.eval()
-    try:
-        real, images, masks = next(_augmented_batches(engine))
-    except ValueError:
-        return  # `none`: nothing to show
-    save_samples(run.samples_path, masks, images, real)
+    """``curves.png`` from the records, ``alpha.png`` for a searched augmenter, and
+    ``samples.png`` (the augmenter's pairs and the segmenter's validation predictions)."""
+    records, steps = run.read_metrics(), run.read_steps()
+    if records and steps:
+        save_curves(run.curves_path, records, steps)
+    if any("alpha" in s.get("arch", {}) for s in steps):
+        save_alpha(run.alpha_path, steps)
+    save_samples(run.samples_path, sample_rows(engine))
 
 
 def load_run(run: RunDir, which: str = "best", trust_plugins: bool = False):
@@ -147,7 +135,7 @@ def generate(run: RunDir, out: Path, n: int = 16, which: str = "best", trust_plu
     engine.eval()
     out = Path(out)
     written = 0
-    for _, images, masks in _augmented_batches(engine):
+    for _, images, masks in augmented_batches(engine):
         if written == n:
             break
         for image, mask in zip(images, masks):

@@ -1,9 +1,10 @@
-"""Figures of a run: training curves and generated samples."""
+"""Figures of a run: training curves, architecture weights and samples."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import matplotlib
 
@@ -20,44 +21,72 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return Path(path)
 
 
-def save_curves(path: Path, records: List[Dict[str, Any]]) -> Path:
-    """Validation Dice/Jaccard and each level's training loss against the global step."""
-    steps = [r["step"] for r in records]
+def smooth(values: List[float], weight: float = 0.9) -> List[float]:
+    """Exponential moving average with TensorBoard's debiasing; NaN entries are skipped."""
+    out, mean, norm = [], 0.0, 0.0
+    for v in values:
+        if math.isfinite(v):
+            mean, norm = weight * mean + (1 - weight) * v, weight * norm + (1 - weight)
+        out.append(mean / norm if norm else float("nan"))
+    return out
+
+
+def save_curves(path: Path, records: List[Dict[str, Any]], steps: List[Dict[str, Any]]) -> Path:
+    """Validation Dice/Jaccard (points) and each level's training loss per step (faint: raw,
+    solid: smoothed) with the validation loss as points on top."""
+    val_steps = [r["step"] for r in records]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
-    ax1.plot(steps, [r["val_dice"] for r in records], marker="o", label="val Dice")
-    ax1.plot(steps, [r["val_jaccard"] for r in records], marker="s", label="val Jaccard")
+    ax1.plot(val_steps, [r["val_dice"] for r in records], marker="o", label="val Dice")
+    ax1.plot(val_steps, [r["val_jaccard"] for r in records], marker="s", label="val Jaccard")
     ax1.set_xlabel("global step")
     ax1.set_ylim(0, 1)
     ax1.legend()
     ax1.set_title("validation")
-    names = sorted({k for r in records for k in r["train_loss"]})
-    for name in names:
-        ax2.plot(steps, [r["train_loss"].get(name, float("nan")) for r in records], marker=".", label=name)
+    for name in sorted({k for s in steps for k in s["loss"]}):
+        points = [(s["step"], s["loss"][name]) for s in steps if name in s["loss"]]
+        x, y = zip(*points)
+        (line,) = ax2.plot(x, smooth(list(y)), label=name)
+        ax2.plot(x, y, color=line.get_color(), alpha=0.25, linewidth=0.8)
+    ax2.plot(val_steps, [r["val_loss"] for r in records], "ko", markersize=4, label="val loss (seg)")
     ax2.set_xlabel("global step")
     ax2.set_yscale("log")
-    ax2.legend()
-    ax2.set_title("training loss (latest step)")
+    ax2.legend(fontsize=8)
+    ax2.set_title("training loss per step")
     return _save(fig, path)
 
 
-def _show(ax: plt.Axes, image: torch.Tensor) -> None:
-    image = image.detach().float().cpu().clamp(0, 1)
-    if image.shape[0] == 1:
-        ax.imshow(image[0].numpy(), cmap="gray", vmin=0, vmax=1)
-    else:
-        ax.imshow(image.permute(1, 2, 0).numpy())
-    ax.axis("off")
+def save_alpha(path: Path, steps: List[Dict[str, Any]], param: str = "alpha") -> Path:
+    """``softmax(alpha)`` of each generator cell against the global step, one panel a cell."""
+    history = [(s["step"], s["arch"][param]) for s in steps if param in s.get("arch", {})]
+    x = [step for step, _ in history]
+    weights = torch.tensor([rows for _, rows in history])  # [steps, cells, ops]
+    cells, ops = weights.shape[1:]
+    cols = min(cells, 4)
+    rows = -(-cells // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3 * cols, 2.4 * rows), squeeze=False, sharey=True, layout="constrained"
+    )
+    for cell, ax in enumerate(axes.flat):
+        if cell >= cells:
+            ax.axis("off")
+            continue
+        for op in range(ops):
+            ax.plot(x, weights[:, cell, op].tolist(), label=f"op {op}")
+        ax.set_title(f"cell {cell}", fontsize=9)
+    axes.flat[0].legend(fontsize=7)
+    fig.supxlabel("global step")
+    fig.supylabel(f"softmax({param})")
+    return _save(fig, path)
 
 
-def save_samples(
-    path: Path, masks: torch.Tensor, images: torch.Tensor, real: torch.Tensor
-) -> Path:
-    """Rows: the augmenter's masks, its images for them, real training images."""
-    n = min(len(masks), len(images), len(real), 8)
-    fig, axes = plt.subplots(3, n, figsize=(1.6 * n, 5.2), squeeze=False)
-    rows = [("augmented mask", masks), ("augmented image", images), ("real", real)]
-    for r, (title, batch) in enumerate(rows):
+def save_samples(path: Path, rows: List[Tuple[str, torch.Tensor]]) -> Path:
+    """One row of images a ``(title, [N,3,H,W] tensor)`` (:func:`e2eaug.samples.sample_rows`)."""
+    n = max(len(images) for _, images in rows)
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.6 * n, 1.75 * len(rows)), squeeze=False)
+    for r, (title, images) in enumerate(rows):
         for c in range(n):
-            _show(axes[r][c], batch[c])
+            axes[r][c].axis("off")
+            if c < len(images):
+                axes[r][c].imshow(images[c].permute(1, 2, 0).numpy())
         axes[r][0].set_title(title, fontsize=8, loc="left")
     return _save(fig, path)

@@ -1,9 +1,12 @@
 """A run's folder: config, metrics, checkpoints and figures, written so nothing is half-written.
 
 Layout of ``runs/<name>-<timestamp>/``: ``config.yaml`` (the full resolved config),
-``metrics.jsonl`` (one line per validation), ``last.pt`` and ``best.pt`` (atomic), ``samples.png``,
-``curves.png``, ``results.json`` and ``per_image.csv`` (after evaluation), ``genotype.yaml``
-(after derive). JSON is strict: a NaN or infinite value is written as ``null``.
+``run_info.json`` (versions, git commit, device and command line of each session that trained
+it), ``metrics.jsonl`` (one line per validation), ``steps.jsonl`` (one line per global step),
+TensorBoard's ``events.out.tfevents.*``, ``last.pt`` and ``best.pt`` (atomic), ``samples.png``,
+``curves.png``, ``alpha.png`` (searched augmenters), ``results.json`` and ``per_image.csv``
+(after evaluation), ``genotype.yaml`` (after derive). JSON is strict: a NaN or infinite value
+is written as ``null``.
 """
 
 from __future__ import annotations
@@ -73,7 +76,10 @@ class RunDir:
 
     # paths
     config_path = property(lambda self: self.path / "config.yaml")
+    info_path = property(lambda self: self.path / "run_info.json")
     metrics_path = property(lambda self: self.path / "metrics.jsonl")
+    steps_path = property(lambda self: self.path / "steps.jsonl")
+    alpha_path = property(lambda self: self.path / "alpha.png")
     samples_path = property(lambda self: self.path / "samples.png")
     curves_path = property(lambda self: self.path / "curves.png")
     results_path = property(lambda self: self.path / "results.json")
@@ -108,23 +114,35 @@ class RunDir:
             )
         return config_from_dict(apply_overrides(saved, list(overrides or [])))
 
-    # metrics
+    # records
     def append_metrics(self, record: Dict[str, Any]) -> None:
         """Append one validation record as a JSON line."""
-        with open(self.metrics_path, "a", encoding="utf-8") as fh:
-            fh.write(json_text(record) + "\n")
+        _append_lines(self.metrics_path, [record])
+
+    def append_steps(self, records: List[Dict[str, Any]]) -> None:
+        """Append per-step records as JSON lines."""
+        _append_lines(self.steps_path, records)
 
     def read_metrics(self) -> List[Dict[str, Any]]:
         """All validation records so far (a last line cut short by a kill is left out)."""
-        if not self.metrics_path.is_file():
-            return []
-        lines = self.metrics_path.read_text(encoding="utf-8").split("\n")[:-1]
-        return [json.loads(line) for line in lines if line.strip()]
+        return _read_lines(self.metrics_path)
 
-    def truncate_metrics(self, step: int) -> None:
-        """Drop records after ``step`` (written after the checkpoint a resume starts from)."""
-        kept = [r for r in self.read_metrics() if r["step"] <= step]
-        atomic_write_text(self.metrics_path, "".join(json_text(r) + "\n" for r in kept))
+    def read_steps(self) -> List[Dict[str, Any]]:
+        """All per-step records so far (a last line cut short by a kill is left out)."""
+        return _read_lines(self.steps_path)
+
+    def truncate_records(self, step: int) -> None:
+        """Drop validation and step records after ``step`` (written after the checkpoint a
+        resume starts from)."""
+        for path in (self.metrics_path, self.steps_path):
+            kept = [r for r in _read_lines(path) if r["step"] <= step]
+            atomic_write_text(path, "".join(json_text(r) + "\n" for r in kept))
+
+    def record_session(self, info: Dict[str, Any]) -> None:
+        """Add one training session's record (versions, commit, device, command) to
+        ``run_info.json``."""
+        sessions = json.loads(self.info_path.read_text(encoding="utf-8"))["sessions"] if self.info_path.is_file() else []
+        atomic_write_text(self.info_path, json_text({"sessions": sessions + [info]}, indent=2) + "\n")
 
     # checkpoints
     def save_checkpoint(self, state: Dict[str, Any], which: str) -> Path:
@@ -155,3 +173,15 @@ class RunDir:
                 "retrain it, e.g. with lower learning rates"
             )
         return state
+
+
+def _append_lines(path: Path, records: List[Dict[str, Any]]) -> None:
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("".join(json_text(r) + "\n" for r in records))
+
+
+def _read_lines(path: Path) -> List[Dict[str, Any]]:
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8").split("\n")[:-1]
+    return [json.loads(line) for line in lines if line.strip()]

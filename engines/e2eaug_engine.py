@@ -1,5 +1,5 @@
-"""``E2EAugEngine``: Betty's engine with validation, checkpoints, early stopping, progress and
-divergence detection."""
+"""``E2EAugEngine``: Betty's engine with validation, checkpoints, early stopping, progress,
+per-step records (``steps.jsonl``, TensorBoard) and divergence detection."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ from e2eaug.config import ConfigError
 from e2eaug.evaluation import evaluate_segmenter
 from e2eaug.problems import names
 from e2eaug.rundir import RunDir
+from e2eaug.samples import grid, sample_rows
+from e2eaug.tracking import StepLog, arch_weights
 from e2eaug.utils import nonfinite_tensors
 
 _STRATEGY = {"auto": "default", "cpu": "cpu", "cuda": "gpu"}
@@ -34,6 +36,7 @@ class EngineSettings:
     shared or small CPU run faster on one thread than on oversubscribed cores. A global step
     in which some level's loss or gradient is not finite is skipped with a warning;
     ``max_bad_steps`` such steps in a row stop the run (:class:`TrainingDiverged`).
+    ``tensorboard`` writes TensorBoard event files into the run folder beside ``steps.jsonl``.
     """
 
     train_iters: int = 400
@@ -43,6 +46,7 @@ class EngineSettings:
     num_threads: int = 1
     progress: bool = True
     max_bad_steps: int = 10
+    tensorboard: bool = True
 
 
 class TrainingDiverged(RuntimeError):
@@ -77,7 +81,9 @@ class E2EAugEngine(Engine):
     ``pretrain_steps``. Every ``valid_every`` steps (and at the last) it scores the segmenter on
     the validation split (mean per-image Dice and Jaccard), keeps the best checkpoint by
     validation Dice, optionally reduces the segmenter's learning rate on plateau and stops
-    early, appends a line to ``metrics.jsonl`` and writes ``last.pt``. :meth:`state_dict` holds
+    early, appends a line to ``metrics.jsonl`` and writes ``last.pt``. Every step's losses,
+    learning rates and architecture weights go to ``steps.jsonl`` and TensorBoard
+    (:class:`~e2eaug.tracking.StepLog`), written at each validation. :meth:`state_dict` holds
     every problem's module, optimizer and counters, the augmenter's state when it is not one of
     the problems, the RNG states and the engine's own step and best-so-far, so
     :meth:`load_state_dict` resumes exactly. Checkpoints are never written with a non-finite
@@ -115,6 +121,7 @@ class E2EAugEngine(Engine):
         self.stale = 0
         self.bad_steps = 0
         self.pretrained = pretrain_steps == 0
+        self.log: Optional[StepLog] = None
         if settings.valid_every <= 0 or settings.train_iters <= 0:
             raise ValueError("engine.train_iters and engine.valid_every must be positive")
         get_logger().setLevel(logging.WARNING)  # Betty's per-step INFO lines would drown the bar
@@ -151,24 +158,49 @@ class E2EAugEngine(Engine):
             dynamic_ncols=True,
         )
         start = time.time()
-        while self.global_step < total:
-            self.global_step += 1
-            self._checked_train_step()
-            bar.update(1)
-            bar.set_postfix(self.losses(), refresh=False)
-            if self.global_step % self.settings.valid_every == 0 or self.global_step == total:
-                record = self._validate(time.time() - start)
-                bar.write(
-                    f"step {record['step']}: val dice {record['val_dice']:.4f} "
-                    f"jaccard {record['val_jaccard']:.4f} (best {self.best['dice']:.4f} "
-                    f"at {self.best['step']})"
-                )
-                patience = self.settings.early_stop_patience
-                if patience > 0 and self.stale >= patience:
-                    bar.write(f"early stop: no validation improvement in {patience} validations")
-                    break
-        bar.close()
+        if self.run_dir is not None:
+            self.log = StepLog(self.run_dir, self.settings.tensorboard, self.global_step)
+        try:
+            while self.global_step < total:
+                self.global_step += 1
+                counts = {p.name: p.count for p in self.problems}
+                self._checked_train_step()
+                if self.log is not None:
+                    self.log.step(self._step_record(counts))
+                bar.update(1)
+                bar.set_postfix(self.losses(), refresh=False)
+                if self.global_step % self.settings.valid_every == 0 or self.global_step == total:
+                    record = self._validate(time.time() - start)
+                    bar.write(
+                        f"step {record['step']}: val dice {record['val_dice']:.4f} "
+                        f"jaccard {record['val_jaccard']:.4f} (best {self.best['dice']:.4f} "
+                        f"at {self.best['step']})"
+                    )
+                    patience = self.settings.early_stop_patience
+                    if patience > 0 and self.stale >= patience:
+                        bar.write(f"early stop: no validation improvement in {patience} validations")
+                        break
+        finally:
+            bar.close()
+            if self.log is not None:
+                self.log.close()
         return dict(self.best)
+
+    def _step_record(self, counts: Dict[str, int]) -> Dict[str, Any]:
+        """This step's record: the loss of each level that took a real step (its count moved
+        past ``counts``), every level's learning rate, the augmenter's values and arch weights."""
+        record: Dict[str, Any] = {
+            "step": self.global_step,
+            "loss": {p.name: p.last_loss for p in self.problems if p.count > counts[p.name]},
+            "lr": {p.name: p.optimizer.param_groups[0]["lr"] for p in self.problems},
+        }
+        values = self.augmenter.log_values()
+        if values:
+            record["aug"] = values
+        arch = arch_weights(self.augmenter.arch_parameters())
+        if arch:
+            record["arch"] = arch
+        return record
 
     def _checked_train_step(self) -> None:
         """Betty's ``train_step``; counts global steps in which a level skipped its update."""
@@ -254,6 +286,10 @@ class E2EAugEngine(Engine):
                     f"{self._last_good()}; lower the learning rates"
                 )
             self.run_dir.append_metrics(record)
+            if self.log is not None:
+                self.log.validation(record, grid(sample_rows(self)) if self.settings.tensorboard else None)
+                self.train()
+                self.log.flush()
             if improved:
                 self.run_dir.save_checkpoint(state, "best")
             self.run_dir.save_checkpoint(state, "last")

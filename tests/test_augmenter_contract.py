@@ -186,6 +186,7 @@ def test_trains_end_to_end_from_yaml(name, tmp_path, capsys):
     assert main(["run", "--config", str(path)]) == 0
     (run,) = tmp_path.glob("tiny-*")
     assert (run / "results.json").is_file() and (run / "best.pt").is_file()
-    assert (run / "samples.png").is_file() == (name != "none")
+    assert (run / "samples.png").is_file()  # the segmenter's predictions, and pairs where it makes them
+    assert (run / "alpha.png").is_file() == (name == "e2eaug")
     assert yaml.safe_load((run / "config.yaml").read_text())["augmenter"]["name"] == name
     assert "test set" in capsys.readouterr().out

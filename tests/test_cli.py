@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 
 import pytest
 import yaml
 
+import e2eaug
 from e2eaug.cli import build_parser, main
 from e2eaug.rundir import RunDir
 
@@ -26,12 +28,22 @@ def test_every_subcommand_has_help(capsys):
         assert "usage: e2eaug" in capsys.readouterr().out
 
 
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"e2eaug {e2eaug.__version__}"
+    assert e2eaug.__version__ == importlib.metadata.version("e2eaug")
+
+
 def test_run_writes_every_output_and_the_other_commands_read_them(tiny_yaml, tmp_path, capsys):
     assert main(["run", "--config", str(tiny_yaml)]) == 0
     out = capsys.readouterr().out
     run = _only_run(tmp_path)
     assert str(run.path) in out and "id" in out and "ood" in out
-    for name in ("config.yaml", "metrics.jsonl", "best.pt", "last.pt", "samples.png", "curves.png", "results.json"):
+    outputs = ("config.yaml", "run_info.json", "metrics.jsonl", "steps.jsonl", "best.pt", "last.pt", "samples.png",
+               "curves.png", "alpha.png", "results.json")
+    for name in outputs:
         assert (run.path / name).is_file(), name
     assert [r["step"] for r in run.read_metrics()] == [2, 4]
     results = json.loads(run.results_path.read_text())

@@ -3,6 +3,8 @@
 import json
 
 import pytest
+import torch
+import yaml
 
 from examples.ssl_gan.run import main, parse_args
 
@@ -14,6 +16,11 @@ def test_help_documents_both_modes(capsys):
     for word in ("pipeline", "two-level", "--profile", "--method", "--data", "--out", "--seed",
                  "--device", "darts", "neumann", "simclr", "byol"):
         assert word in text
+
+
+def saved_pool_and_generated(out):
+    config = yaml.safe_load((out / "config.yaml").read_text())["config"]
+    return config["data"]["pool_size"], config["gan"]["n_generated"]
 
 
 @pytest.mark.parametrize("mode,method", [("pipeline", "byol"), ("two-level", "simclr")])
@@ -33,3 +40,23 @@ def test_tiny_runs_write_results(tmp_path, mode, method):
         row = saved["table"][0]
         assert row["discriminator_steps"] == row["generator_steps"] == 1
     assert all(0 <= row["probe"]["mean"] <= 1 for row in saved["table"])
+    encoders = sorted(p.stem for p in (tmp_path / "encoders").glob("*.pt"))
+    gans = sorted(p.stem for p in (tmp_path / "gans").glob("*.pt"))
+    pool, n_gen = saved_pool_and_generated(tmp_path)
+    if mode == "pipeline":
+        assert encoders == ["none", f"pipeline_byol_{pool}_0", f"pipeline_byol_{pool}_{n_gen}"]
+        assert gans == [f"pool{pool}"]
+    else:
+        assert encoders == ["two-level_simclr"] and gans[-1] == "two-level_simclr"
+    state = torch.load(tmp_path / "encoders" / f"{encoders[-1]}.pt", weights_only=True)
+    assert state and all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point())
+
+
+def test_each_run_gets_a_new_folder_by_default(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["--mode", "pipeline", "--profile", "test", "--device", "cpu", "--set", "ssl.steps=1",
+            "--set", "gan.steps=1", "--set", "grid.pool_sizes=[]"]
+    main(args)
+    main(args)
+    runs = sorted((tmp_path / "runs" / "ssl_gan").glob("pipeline-*"))
+    assert len(runs) == 2 and all((r / "results.json").is_file() for r in runs)

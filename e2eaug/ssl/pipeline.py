@@ -37,7 +37,7 @@ from e2eaug.ssl.probe import ProbeResult, extract_features, linear_probe
 from e2eaug.ssl.problems import GeneratorProblem, SSLProblem, TwoLevelEngine, betty_configs
 from e2eaug.ssl.style_gan import StyleGenerator
 from e2eaug.ssl.views import ViewConfig, apply_view, sample_view_params
-from e2eaug.utils import seed_everything
+from e2eaug.utils import atomic_torch_save, seed_everything
 
 UNLABELLED_DIR = Path("ham10000_unlabelled") / "images"
 LABELLED_DIR = Path("ph2")
@@ -142,11 +142,15 @@ class Experiment:
     Args:
         cfg: the resolved experiment config.
         device: where models train.
+        save_dir: where each row's encoder (``encoders/<row>.pt``, the backbone's state dict)
+            and each trained GAN (``gans/<name>.pt``: generator and discriminator) are saved;
+            ``None`` saves nothing.
     """
 
-    def __init__(self, cfg: ExperimentConfig, device: torch.device) -> None:
+    def __init__(self, cfg: ExperimentConfig, device: torch.device, save_dir: Optional[Path] = None) -> None:
         self.cfg = cfg
         self.device = torch.device(device)
+        self.save_dir = None if save_dir is None else Path(save_dir)
         max_pool = max([cfg.data.pool_size, *cfg.grid.pool_sizes])
         t0 = time.time()
         self.data = load_data(cfg.data, max_pool)
@@ -173,6 +177,8 @@ class Experiment:
             gan, log = train_gan(ImagePool(self.pool(pool_size)), self.cfg.gan, self.device,
                                  self.cfg.seed, log_every=max(1, self.cfg.gan.steps // 5))
             print(f"[gan] done in {time.time() - t0:.0f}s", flush=True)
+            self._save("gans", f"pool{pool_size}", {"generator": gan.generator.state_dict(),
+                                                   "discriminator": gan.discriminator.state_dict()})
             self._gans[pool_size] = gan
             self.gan_logs[pool_size] = log
         return self._gans[pool_size]
@@ -197,7 +203,9 @@ class Experiment:
             print(f"[{name}] method={method} pool={pool} generated={generated}", flush=True)
             t0 = time.time()
             model, extra = fn()
-            result = self.probe(model.backbone if method != "none" else model)
+            backbone = model.backbone if method != "none" else model
+            self._save("encoders", "_".join(map(str, key)), backbone.state_dict())
+            result = self.probe(backbone)
             seconds = time.time() - t0
             print(f"[{name}] probe accuracy {result.mean:.3f} +- {result.std:.3f} "
                   f"({seconds:.0f}s)", flush=True)
@@ -205,6 +213,10 @@ class Experiment:
                                "generated": generated, "probe": result.to_dict(),
                                "seconds": round(seconds, 1), **extra}
         return self._rows[key]
+
+    def _save(self, folder: str, name: str, state: Dict) -> None:
+        if self.save_dir is not None:
+            atomic_torch_save(state, self.save_dir / folder / f"{name}.pt")
 
     def random_encoder(self) -> Dict:
         """No pretraining: a randomly initialised encoder."""
@@ -282,6 +294,7 @@ class Experiment:
         engine.run()
         moved = sum((p.detach() - s).pow(2).sum() for p, s in zip(gen.parameters(), start))
         self.two_level_generator = gen
+        self._save("gans", f"two-level_{method}", {"generator": gen.state_dict(), "discriminator": disc.state_dict()})
         return model, {"generator_steps": gen_problem.count,
                        "discriminator_steps": gen_problem.d_steps,
                        "generator_param_change": float(moved.sqrt()),
@@ -297,7 +310,9 @@ class Experiment:
         return torch.cat(rows).cpu()
 
 
-def run(cfg: ExperimentConfig, mode: str, method: str, device: torch.device) -> Tuple[Dict, Experiment]:
+def run(
+    cfg: ExperimentConfig, mode: str, method: str, device: torch.device, save_dir: Optional[Path] = None
+) -> Tuple[Dict, Experiment]:
     """Run ``mode`` (``pipeline``, ``two-level`` or ``benchmark``) and collect its rows.
 
     * ``pipeline``: no pretraining, ``method`` on real images, ``method`` + GAN images.
@@ -307,11 +322,11 @@ def run(cfg: ExperimentConfig, mode: str, method: str, device: torch.device) -> 
 
     Returns:
         ``{"table": [...], "grid": [...], "gan_logs": {pool size: losses}}`` and the
-        :class:`Experiment` (for samples).
+        :class:`Experiment` (for samples). Encoders and GANs are saved under ``save_dir``.
     """
     if mode not in ("pipeline", "two-level", "benchmark"):
         raise ValueError(f"mode must be pipeline, two-level or benchmark, got {mode!r}")
-    exp = Experiment(cfg, device)
+    exp = Experiment(cfg, device, save_dir)
     pool, n_gen = cfg.data.pool_size, cfg.gan.n_generated
     table, grid = [], []
     if mode in ("pipeline", "benchmark"):

@@ -8,8 +8,10 @@ Modes:
   benchmark  the results table (no pretraining; SimCLR, BYOL without/with GAN; two-level
              --method) and the pool-size x generated-count grid for --method.
 
-Writes to --out: config.yaml (resolved config and arguments), command.txt, results.json,
-results.md and samples.png (rows: real, pipeline GAN, two-level GAN).
+Writes to --out (default: a new folder runs/ssl_gan/<mode>-<timestamp> per run): config.yaml
+(resolved config and arguments), command.txt, results.json, results.md, samples.png (rows:
+real, pipeline GAN, two-level GAN), encoders/<row>.pt (each row's backbone state dict) and
+gans/<name>.pt (each trained GAN's generator and discriminator).
 
 Examples:
   python examples/ssl_gan/run.py --mode pipeline --profile test
@@ -33,6 +35,7 @@ import yaml
 from torchvision.utils import save_image
 
 from e2eaug.config import to_dict
+from e2eaug.rundir import RunDir
 from e2eaug.ssl.config import PROFILES, build_config
 from e2eaug.ssl.pipeline import run
 from e2eaug.utils import atomic_write, atomic_write_text, default_device
@@ -60,7 +63,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help="best-response method of the two-level run (default: profile's, darts)")
     p.add_argument("--beta", type=float, default=None,
                    help="weight of the held-out SSL loss in the generator's loss")
-    p.add_argument("--out", default="runs/ssl_gan", help="output folder (default: runs/ssl_gan)")
+    p.add_argument("--out", default=None,
+                   help="output folder (default: a new runs/ssl_gan/<mode>-<timestamp>)")
     p.add_argument("--seed", type=int, default=0, help="seed of data, models and probes")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: auto)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -134,7 +138,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     device = default_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    out = Path(args.out)
+    out = Path(args.out) if args.out else RunDir.create("runs/ssl_gan", args.mode).path
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv or sys.argv[1:])])
     atomic_write_text(out / "command.txt", command + "\n")
     atomic_write_text(out / "config.yaml", yaml.safe_dump(
@@ -144,7 +148,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
           f"threads {torch.get_num_threads()} | out {out}", flush=True)
 
     start = time.time()
-    results, exp = run(cfg, args.mode, args.method, device)
+    results, exp = run(cfg, args.mode, args.method, device, save_dir=out)
     wall = time.time() - start
     results.update({"mode": args.mode, "profile": args.profile, "method": args.method,
                     "data": args.data, "classes": list(exp.data.probe.classes),
