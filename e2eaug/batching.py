@@ -8,9 +8,11 @@ a resumed run sees exactly the batches an uninterrupted run would.
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
+
+from e2eaug.distributed import rank_and_size
 
 
 def stream_seed(seed: int, stream: str) -> int:
@@ -31,13 +33,24 @@ def step_generator(seed: int, stream: str, step: int) -> torch.Generator:
 class StepBatcher:
     """Serve batch number ``k`` of shuffled epochs over in-memory tensors.
 
+    In a run of several processes (:mod:`e2eaug.distributed`) batch ``k`` is a global batch of
+    ``batch_size`` x ranks items (capped at the number of items), and each rank serves its
+    shard of it: every ``size``-th item from position ``rank``.
+
     Args:
         tensors: tensors sharing their first dimension (e.g. images and masks).
-        batch_size: items per batch; capped at the number of items.
+        batch_size: items per batch and rank; the global batch is capped at the number of items.
         seed: seeds the per-epoch permutations.
+        shard: ``(rank, size)``; by default the process group's (``(0, 1)`` in one process).
     """
 
-    def __init__(self, tensors: Sequence[torch.Tensor], batch_size: int, seed: int) -> None:
+    def __init__(
+        self,
+        tensors: Sequence[torch.Tensor],
+        batch_size: int,
+        seed: int,
+        shard: Optional[Tuple[int, int]] = None,
+    ) -> None:
         if not tensors:
             raise ValueError("StepBatcher needs at least one tensor")
         n = len(tensors[0])
@@ -47,18 +60,22 @@ class StepBatcher:
             raise ValueError(f"tensors disagree in length: {[len(t) for t in tensors]}")
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.rank, self.size = shard if shard is not None else rank_and_size()
+        if n < self.size:
+            raise ValueError(f"a split of {n} items cannot give each of {self.size} processes a batch")
         self.tensors = tuple(tensors)
         self.n = n
-        self.batch_size = min(batch_size, n)
+        self.batch_size = min(batch_size * self.size, n)  # the global batch
         self.seed = seed
         self.per_epoch = n // self.batch_size
 
     def indices(self, k: int) -> torch.Tensor:
-        """Item indices of batch ``k`` (0-based); each epoch drops the last partial batch."""
+        """This rank's item indices of batch ``k`` (0-based); each epoch drops the last partial
+        batch."""
         epoch, pos = divmod(k, self.per_epoch)
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         perm = torch.randperm(self.n, generator=gen)
-        return perm[pos * self.batch_size : (pos + 1) * self.batch_size]
+        return perm[pos * self.batch_size : (pos + 1) * self.batch_size][self.rank :: self.size]
 
     def batch(self, k: int, device: torch.device | str | None = None) -> Tuple[torch.Tensor, ...]:
         """The tensors of batch ``k``, moved to ``device``."""

@@ -53,6 +53,8 @@ def _cmd_train(args: argparse.Namespace, then_evaluate: bool) -> int:
     else:
         cfg = load_config(args.config, args.overrides)
     run, best = jobs.train(cfg, run, resume=bool(args.resume))
+    if run is None:  # a rank other than 0 of a distributed run: rank 0 reports and evaluates
+        return 0
     print(f"best validation Dice {best['dice']:.4f} at step {best['step']}")
     if then_evaluate:
         results = jobs.evaluate(run, "best", trust_plugins=True)  # the plugins training imported
@@ -224,6 +226,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     and exit code 2 (Ctrl-C: 130); warnings are one line ``e2eaug: warning: ...``.
     """
     args = build_parser().parse_args(argv)
+    from e2eaug import distributed
     from e2eaug.config import ConfigError
     from e2eaug.engines import TrainingDiverged
     from e2eaug.rundir import CheckpointError
@@ -238,6 +241,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         except (ConfigError, CheckpointError, TrainingDiverged, OSError, KeyError, ValueError) as err:
             print(f"e2eaug: error: {_message(err)}", file=sys.stderr)
             return 2
+        finally:
+            distributed.cleanup()
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
+from e2eaug import distributed
 from e2eaug.data import build_data
 from e2eaug.evaluation import evaluate_segmenter
 from e2eaug.plots import save_alpha, save_curves, save_samples
@@ -18,9 +20,15 @@ from e2eaug.utils import atomic_write, atomic_write_text, csv_text, json_text
 
 
 def _engine(cfg: Any):
+    """The engine and data of ``cfg``; with ``engine.strategy: distributed`` this process first
+    joins torchrun's process group and trains on its rank's device."""
     from e2eaug.engines import build_engine, check_device
 
     check_device(cfg.engine.device)  # before the data is read
+    device = distributed.setup(cfg.engine.strategy, cfg.engine.device)
+    if device != cfg.engine.device:  # the saved config keeps what the user wrote
+        cfg = copy.deepcopy(cfg)
+        cfg.engine.device = device
     if cfg.engine.num_threads > 0:
         torch.set_num_threads(cfg.engine.num_threads)
     data = build_data(cfg.data)
@@ -44,18 +52,23 @@ def _load(engine: Any, run: RunDir, which: str) -> None:
         raise CheckpointError(f"{path} does not fit this config: {_one_line(err)}") from err
 
 
-def train(cfg: Any, run: Optional[RunDir] = None, resume: bool = False) -> Tuple[RunDir, Dict[str, Any]]:
+def train(
+    cfg: Any, run: Optional[RunDir] = None, resume: bool = False
+) -> Tuple[Optional[RunDir], Dict[str, Any]]:
     """Train a run (a new folder unless ``run`` is given); returns the folder and best record.
 
     Nothing is written before the config and the data have built an engine and, with
     ``resume``, ``run``'s ``last.pt`` has loaded into it; the run then drops metric lines
     written after that checkpoint and temporary files a killed process left. A new folder
     is removed again when training stops before its first checkpoint. Ctrl-C is re-raised as
-    a ``KeyboardInterrupt`` whose message says how to continue.
+    a ``KeyboardInterrupt`` whose message says how to continue. In a run of several processes
+    only rank 0 writes (and returns the folder); the other ranks return ``None`` for it.
     """
     engine, _ = _engine(cfg)
     if resume:
         _load(engine, run, "last")
+    if not distributed.is_main():
+        return None, engine.run()
     new = run is None
     if new:
         run = RunDir.create(cfg.out_dir, cfg.name)

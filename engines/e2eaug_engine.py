@@ -17,6 +17,7 @@ from betty.engine import Engine
 from betty.logging.logger_base import get_logger
 from tqdm.auto import tqdm
 
+from e2eaug import distributed
 from e2eaug.config import ConfigError
 from e2eaug.evaluation import evaluate_segmenter
 from e2eaug.problems import names
@@ -37,6 +38,8 @@ class EngineSettings:
     in which some level's loss or gradient is not finite is skipped with a warning;
     ``max_bad_steps`` such steps in a row stop the run (:class:`TrainingDiverged`).
     ``tensorboard`` writes TensorBoard event files into the run folder beside ``steps.jsonl``.
+    ``strategy: distributed`` trains data-parallel in every process torchrun starts
+    (:mod:`e2eaug.distributed`); ``single`` is one process.
     """
 
     train_iters: int = 400
@@ -47,6 +50,7 @@ class EngineSettings:
     progress: bool = True
     max_bad_steps: int = 10
     tensorboard: bool = True
+    strategy: str = "single"
 
 
 class TrainingDiverged(RuntimeError):
@@ -146,6 +150,7 @@ class E2EAugEngine(Engine):
     # ------------------------------------------------------------------ loop
     def run(self) -> Dict[str, Any]:
         """Train to ``train_iters`` from the current step; returns the best validation record."""
+        distributed.broadcast_state(self._modules())  # every rank starts from rank 0's weights
         if not self.pretrained:
             self.pretrain_augmenter()
         self.train()
@@ -154,9 +159,10 @@ class E2EAugEngine(Engine):
             total=total,
             initial=self.global_step,
             desc="e2eaug",
-            disable=not self.settings.progress,
+            disable=not self._shows_progress,
             dynamic_ncols=True,
         )
+        say = bar.write if distributed.is_main() else lambda text: None
         start = time.time()
         if self.run_dir is not None:
             self.log = StepLog(self.run_dir, self.settings.tensorboard, self.global_step)
@@ -171,14 +177,14 @@ class E2EAugEngine(Engine):
                 bar.set_postfix(self.losses(), refresh=False)
                 if self.global_step % self.settings.valid_every == 0 or self.global_step == total:
                     record = self._validate(time.time() - start)
-                    bar.write(
+                    say(
                         f"step {record['step']}: val dice {record['val_dice']:.4f} "
                         f"jaccard {record['val_jaccard']:.4f} (best {self.best['dice']:.4f} "
                         f"at {self.best['step']})"
                     )
                     patience = self.settings.early_stop_patience
                     if patience > 0 and self.stale >= patience:
-                        bar.write(f"early stop: no validation improvement in {patience} validations")
+                        say(f"early stop: no validation improvement in {patience} validations")
                         break
         finally:
             bar.close()
@@ -234,9 +240,18 @@ class E2EAugEngine(Engine):
     def _augmenter_is_problem(self) -> bool:
         return any(p is self.augmenter for p in self.problems)
 
+    @property
+    def _shows_progress(self) -> bool:
+        return self.settings.progress and distributed.is_main()
+
+    def _modules(self) -> List[torch.nn.Module]:
+        """Every module the run trains: the problems' and the augmenter's (discriminator, ...)."""
+        modules = {id(m): m for m in [p.module for p in self.problems] + self.augmenter.modules()}
+        return list(modules.values())
+
     def pretrain_augmenter(self) -> None:
         """The augmenter's own training on the training split before the multilevel loop."""
-        self.augmenter.pretrain(self.pretrain_steps, self.settings.progress)
+        self.augmenter.pretrain(self.pretrain_steps, self._shows_progress)
         bad = nonfinite_tensors(self.augmenter.state_dict())
         if bad:
             raise TrainingDiverged(
@@ -252,9 +267,12 @@ class E2EAugEngine(Engine):
         return out
 
     def validation(self) -> Dict[str, float]:
-        """Dice, Jaccard and loss of the segmenter on the validation split."""
+        """Dice, Jaccard and loss of the segmenter on the validation split (scored on rank 0,
+        shared with the other ranks)."""
+        distributed.broadcast_state(self._modules(), buffers_only=True)  # e.g. batch-norm statistics
         seg = getattr(self, names.SEG)
-        return evaluate_segmenter(seg.module, self.val_data, seg.device)
+        stats = evaluate_segmenter(seg.module, self.val_data, seg.device) if distributed.is_main() else None
+        return distributed.broadcast_object(stats)
 
     def _validate(self, elapsed: float) -> Dict[str, Any]:
         self.eval()

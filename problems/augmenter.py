@@ -33,6 +33,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 from tqdm.auto import tqdm
 
+from e2eaug import distributed
 from e2eaug.batching import StepBatcher, step_generator, stream_seed
 from e2eaug.config import OptimConfig
 from e2eaug.hypergrad import HypergradConfig, IdentityConfig
@@ -101,7 +102,9 @@ class Augmenter:
     # ------------------------------------------------------------------ the contract
     def generator(self, step: int) -> torch.Generator:
         """The random generator of real step ``step`` (CPU, so draws match on every device)."""
-        return step_generator(self.seed, f"augmenter.{self.settings.name}.draws", step)
+        rank, _ = distributed.rank_and_size()  # each process draws for its own shard
+        stream = f"augmenter.{self.settings.name}.draws" + (f".rank{rank}" if rank else "")
+        return step_generator(self.seed, stream, step)
 
     def draw(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> Tuple[torch.Tensor, ...]:
         """The random part of real step ``step`` for the real batch; ``()`` draws nothing."""
@@ -211,7 +214,9 @@ class AugmenterProblem(BatchedProblem, Augmenter):
         self.cur_batch = self.get_batch()
         loss = self.training_step(self.cur_batch)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward(inputs=list(self.trainable_parameters()))
+        params = list(self.trainable_parameters())
+        loss.backward(inputs=params)
+        distributed.average_gradients(params)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.last_loss = loss.item()

@@ -10,6 +10,7 @@ import torch
 from betty.configs import Config
 from betty.problems import ImplicitProblem
 
+from e2eaug import distributed
 from e2eaug.batching import StepBatcher
 
 
@@ -20,7 +21,9 @@ class BatchedProblem(ImplicitProblem):
     :meth:`state_dict`, so a resumed run continues with the same batches. ``last_loss`` holds
     the loss of the latest real step, for progress output. A real step whose loss or gradient
     (hypergradient included) is not finite leaves the weights and optimizer as they were and
-    counts in ``skipped``; the engine decides when too many in a row stop the run.
+    counts in ``skipped``; the engine decides when too many in a row stop the run. In a run of
+    several processes the gradients are averaged over the ranks first, and all ranks skip or
+    update together (:mod:`e2eaug.distributed`).
     """
 
     def __init__(
@@ -50,8 +53,11 @@ class BatchedProblem(ImplicitProblem):
         return loss, loss_dict
 
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
-        """Betty's update, skipped when this step's loss or a gradient is not finite."""
-        if math.isfinite(self.last_loss) and _finite_grads(self.trainable_parameters()):
+        """Betty's update on the rank-averaged gradients, skipped when this step's loss (on any
+        rank) or a gradient is not finite."""
+        params = list(self.trainable_parameters())
+        distributed.average_gradients(params)
+        if distributed.all_true(math.isfinite(self.last_loss), self.device) and _finite_grads(params):
             super().optimizer_step(*args, **kwargs)
         else:
             self.skipped += 1

@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
+from e2eaug import distributed
 from e2eaug.config import ComponentConfig, ConfigError, OptimConfig, component
 from e2eaug.data.transforms import OPS, MaskAugmenter
 from e2eaug.losses import discriminator_loss, generator_adversarial_loss, reconstruction_loss
@@ -148,7 +149,9 @@ class GANAugmenter(AugmenterProblem):
             fake = self.generate(masks)
         loss = discriminator_loss(self.discriminator(masks, images), self.discriminator(masks, fake))
         self.disc_optimizer.zero_grad(set_to_none=True)
-        loss.backward(inputs=list(self.discriminator.parameters()))
+        params = list(self.discriminator.parameters())
+        loss.backward(inputs=params)
+        distributed.average_gradients(params)
         self.disc_optimizer.step()
         self.disc_steps += 1
         self.last_disc_loss = loss.item()
