@@ -1,6 +1,7 @@
 """Wall time and peak memory of one global step: e2eaug (darts, neumann) beside its baselines.
 
     python -m benchmarks.step_cost [--size 64] [--repeats 10] [--warmup 2] [--device auto] [--threads 1]
+                                   [--cases e2eaug-identity,gan_joint] [--set key=value ...]
 
 Each configuration runs in a fresh subprocess so its peak memory is its own: peak RSS growth
 over the process after building (CPU) or ``torch.cuda.max_memory_allocated`` (CUDA). Times are
@@ -38,8 +39,8 @@ CASES = ("e2eaug-darts", "e2eaug-darts_shared", "e2eaug-identity", "e2eaug-neuma
 REFERENCE = "gan_joint"
 
 
-def _overrides(case: str, size: int, device: str) -> List[str]:
-    """The default preset at ``size`` px for ``case``."""
+def _overrides(case: str, size: int, device: str, extra: List[str] = ()) -> List[str]:
+    """The default preset at ``size`` px for ``case``, then ``extra`` overrides."""
     name, _, method = case.partition("-")
     out = [
         f"data.image_size={size}",
@@ -55,21 +56,21 @@ def _overrides(case: str, size: int, device: str) -> List[str]:
     if method:
         out += [f"augmenter.hypergrad={{type: {'darts' if method == 'darts_shared' else method}}}",
                 f"seg.hypergrad={{type: {method}}}"]
-    return out
+    return out + list(extra)
 
 
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _measure(case: str, size: int, device: str, repeats: int, warmup: int, threads: int, queue) -> None:
-    """Build the case, time its step, report through ``queue`` (runs in a subprocess)."""
-    torch.set_num_threads(threads)
-    from e2eaug.run_config import load_config
+def build_case(case: str, size: int, device: str, extra: List[str] = ()):
+    """The engine of ``case`` (pretrained, in training mode) and a function running one global
+    step of it exactly as the engine does."""
     from e2eaug.data import build_data
     from e2eaug.engines import build_engine
+    from e2eaug.run_config import load_config
 
-    cfg = load_config("skin_synthetic", _overrides(case, size, device))
+    cfg = load_config("skin_synthetic", _overrides(case, size, device, extra))
     engine = build_engine(cfg, build_data(cfg.data))
     engine.pretrain_augmenter()
     engine.train()
@@ -78,6 +79,14 @@ def _measure(case: str, size: int, device: str, repeats: int, warmup: int, threa
         engine.global_step += 1
         engine.train_step()
 
+    return engine, step
+
+
+def _measure(case: str, size: int, device: str, repeats: int, warmup: int, threads: int, extra: List[str],
+             queue) -> None:
+    """Build the case, time its step, report through ``queue`` (runs in a subprocess)."""
+    torch.set_num_threads(threads)
+    engine, step = build_case(case, size, device, extra)
     base_rss = _rss_mib()  # after building: the growth is what steps allocate (peak RSS)
     for _ in range(warmup):
         step()
@@ -97,11 +106,12 @@ def _measure(case: str, size: int, device: str, repeats: int, warmup: int, threa
                "device": str(engine.device), "memory": "cuda max allocated" if cuda else "RSS growth"})
 
 
-def run_case(case: str, size: int, device: str, repeats: int, warmup: int, threads: int) -> Dict:
+def run_case(case: str, size: int, device: str, repeats: int, warmup: int, threads: int,
+             extra: List[str] = ()) -> Dict:
     """Measure one case in a fresh ``spawn`` subprocess."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_measure, args=(case, size, device, repeats, warmup, threads, queue))
+    proc = ctx.Process(target=_measure, args=(case, size, device, repeats, warmup, threads, list(extra), queue))
     proc.start()
     result = queue.get()
     proc.join()
@@ -117,15 +127,24 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated cases (default: all; {REFERENCE} "
+                        "must be among them)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override for every case, e.g. --set seg.segmenter.kwargs.base_width=32")
     args = parser.parse_args(argv)
+    cases = args.cases.split(",")
+    unknown = sorted(set(cases) - set(CASES))
+    if unknown or REFERENCE not in cases:
+        parser.error(f"--cases: unknown {unknown}" if unknown else f"--cases must include {REFERENCE}")
     devices = [args.device] if args.device != "auto" else (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     rows = []
     for device in devices:
-        for case in CASES:
-            row = run_case(case, args.size, device, args.repeats, args.warmup, args.threads)
+        for case in cases:
+            row = run_case(case, args.size, device, args.repeats, args.warmup, args.threads, args.overrides)
             rows.append(row)
             print(f"measured {case} on {device}: {row['median_s']:.3f} s", file=sys.stderr)
-    print(f"\nstep cost at {args.size} px (median of {args.repeats} steps after {args.warmup} warm-up)\n")
+    extra = f", {' '.join(args.overrides)}" if args.overrides else ""
+    print(f"\nstep cost at {args.size} px{extra} (median of {args.repeats} steps after {args.warmup} warm-up)\n")
     print(f"| device | case | median s/step | x {REFERENCE} | peak MiB | memory measure |")
     print("|---|---|---:|---:|---:|---|")
     for device in devices:

@@ -99,6 +99,7 @@ _FINITE_ABOVE_0: Limit = (lambda v: math.isfinite(v) and v > 0, "a finite number
 LIMITS: Dict[str, Limit] = {
     "lr": _FINITE_ABOVE_0,
     "lam": _FINITE_AT_LEAST_0,
+    "lam_warmup": _AT_LEAST_0,
     "batch_size": _AT_LEAST_1,
     "pretrain_steps": _AT_LEAST_0,
     "unroll_steps": _AT_LEAST_1,

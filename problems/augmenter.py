@@ -49,7 +49,9 @@ Pairs = Tuple[torch.Tensor, torch.Tensor]
 class AugmenterConfig:
     """The keys every augmenter's ``augmenter:`` section has; subclasses add their own.
 
-    ``lam`` weighs the augmented pairs in the segmentation loss. The rest matters to
+    ``lam`` weighs the augmented pairs in the segmentation loss; with ``lam_warmup`` > 0 the
+    weight grows linearly from ``lam / lam_warmup`` at the first step to ``lam`` at step
+    ``lam_warmup``. The rest matters to
     augmenters with trainable weights: ``batch_size`` real pairs per step of their own
     training, its ``optimizer``, ``pretrain_steps`` of that training alone before the
     multilevel loop, and (with an architecture) how hypergradients pass through the level
@@ -58,6 +60,7 @@ class AugmenterConfig:
 
     name: str = "e2eaug"
     lam: float = 1.0
+    lam_warmup: int = 0
     batch_size: int = 8
     optimizer: OptimConfig = field(
         default_factory=lambda: OptimConfig("adam", 2e-4, [0.5, 0.999], 0.0, 0.0)

@@ -85,10 +85,21 @@ class SegmentationProblem(BatchedProblem):
         images, masks = super().get_batch()
         return (images, masks, *self.augmenter.draw(images, masks, step))
 
+    def lam(self) -> float:
+        """The augmented pairs' weight at this step (``lam``, ramped over ``lam_warmup`` steps).
+
+        ``draws`` counts the real steps so far, and Betty's re-runs of a step leave it as it
+        is, so every evaluation of one step uses the same weight.
+        """
+        settings = self.augmenter.settings
+        if settings.lam_warmup <= 0:
+            return settings.lam
+        return settings.lam * min(1.0, self.draws / settings.lam_warmup)
+
     def training_step(self, batch):
         images, masks, *drawn = batch
         loss = segmentation_loss(self.module(images), masks, self.settings.loss)
-        lam = self.augmenter.settings.lam
+        lam = self.lam()
         if lam > 0:
             pairs = self.augmenter.pairs(images, masks, tuple(drawn))
             if pairs is not None:

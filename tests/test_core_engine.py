@@ -215,3 +215,17 @@ def test_darts_shared_equals_darts_with_half_the_seg_evaluations():
     assert error < 1e-8
     # per global step: 1 real step + 4 (darts) or 2 (darts_shared) finite-difference re-runs
     assert calls == {"darts": 2 * 5, "darts_shared": 2 * 3}
+
+
+def test_lam_warmup_ramps_the_weight_of_the_augmented_pairs():
+    engine, _ = _engine(["augmenter.lam=2", "augmenter.lam_warmup=4", "engine.train_iters=6"])
+    engine.train()
+    seg = getattr(engine, names.SEG)
+    weights = []
+    for _ in range(6):
+        engine.global_step += 1
+        engine.train_step()
+        weights.append(seg.lam())
+    assert weights == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.0, 2.0])
+    plain, _ = _engine(["augmenter.lam=2"])
+    assert getattr(plain, names.SEG).lam() == 2.0
