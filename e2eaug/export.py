@@ -52,14 +52,14 @@ def contract_path(model_path: Path) -> Path:
 
 
 def input_contract(cfg: Any, channels: int) -> Dict[str, Any]:
-    """What the segmenter expects and returns: the images as e2eaug's data loaders make them."""
+    """The input the segmenter expects: images as e2eaug's data loaders make them."""
     data = cfg.data
     size = data.image_size
     if data.source == "folder":
         depth = f"{data.bit_depth}" if data.bit_depth else "the smallest holding the folder's largest value"
         scaling = f"8-bit images divided by 255; 16/32-bit ones by 2**bits - 1 (bits: {depth})"
     else:
-        scaling = f"synthetic {data.task} images, made in [0, 1]"
+        scaling = f"synthetic {data.task} images, made in [0, 1]; image files as 8-bit / 255 (e2eaug predict)"
     return {
         "layout": "NCHW",
         "dtype": "float32",

@@ -53,7 +53,7 @@ def test_state_dict_rebuilds_from_the_contract(tiny_run, reference):
     net = SEGMENTERS.build(model["name"], in_channels=model["in_channels"], num_classes=1, **model["kwargs"])
     net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     with torch.no_grad():
-        assert _relative_error(net.eval()(images), expected) < 1e-6
+        assert _relative_error(net.eval()(images), expected) < 1e-5
 
 
 def test_onnx_gives_the_same_output(tiny_run, reference, tmp_path):
