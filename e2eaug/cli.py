@@ -65,14 +65,28 @@ def _cmd_train(args: argparse.Namespace, then_evaluate: bool) -> int:
     return 0
 
 
+NSD_TOLERANCE = 2.0  # = e2eaug.metrics.NSD_TOLERANCE (not imported: fast --help)
+
+
+def _test_set(text: str):
+    """``NAME=DIR`` or ``NAME:LAYOUT=DIR`` (``evaluate --test``) as a test-set config."""
+    from e2eaug.config import TestSetConfig
+
+    label, sep, root = text.partition("=")
+    name, _, layout = label.partition(":")
+    if not (sep and name and root):
+        raise argparse.ArgumentTypeError(f"expected NAME=DIR or NAME:LAYOUT=DIR, got {text!r}")
+    return TestSetConfig(name, root, layout or "generic")
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from e2eaug import jobs
     from e2eaug.rundir import RunDir
 
     run = RunDir.open(args.run)
-    results = jobs.evaluate(run, args.checkpoint, args.trust_plugins)
+    results = jobs.evaluate(run, args.checkpoint, args.trust_plugins, args.tests, args.nsd_tolerance)
     print(jobs.format_results(results))
-    print(f"wrote {run.results_path}")
+    print(f"wrote {run.results_file(args.checkpoint)} and {run.per_image_file(args.checkpoint)}")
     return 0
 
 
@@ -95,6 +109,25 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     genotype = jobs.derive(run, args.checkpoint, args.trust_plugins)
     print(yaml.safe_dump(genotype, sort_keys=False).rstrip())
     print(f"wrote {run.genotype_path}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from e2eaug.export import export_segmenter
+    from e2eaug.rundir import RunDir
+
+    out = Path(args.out) if args.out else None
+    model, contract = export_segmenter(RunDir.open(args.run), args.checkpoint, args.format, out, args.trust_plugins)
+    print(f"wrote {model} and {contract}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from e2eaug.predict import predict_folder
+    from e2eaug.rundir import RunDir
+
+    n = predict_folder(RunDir.open(args.run), Path(args.images), Path(args.out), args.checkpoint, args.trust_plugins)
+    print(f"wrote {n} masks to {Path(args.out) / 'masks'} and overlays to {Path(args.out) / 'overlays'}")
     return 0
 
 
@@ -155,9 +188,20 @@ def build_parser() -> argparse.ArgumentParser:
         _add_trust_arg(p)
         p.set_defaults(func=lambda a, ev=(name == "run"): _cmd_train(a, ev))
 
-    p = sub.add_parser("evaluate", help="Dice/Jaccard of a run on every test set -> results.json")
+    p = sub.add_parser("evaluate", help="Dice/Jaccard/HD95/NSD of a run on every test set -> results.json")
     p.add_argument("--run", required=True, help="run folder")
-    p.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    p.add_argument(
+        "--checkpoint", choices=["best", "last"], default="best",
+        help="best -> results.json + per_image.csv; last -> results_last.json + per_image_last.csv",
+    )
+    p.add_argument(
+        "--test", dest="tests", action="append", default=[], type=_test_set, metavar="NAME[:LAYOUT]=DIR",
+        help="also evaluate on the image-mask folder DIR (layout generic unless given), as test set NAME (repeatable)",
+    )
+    p.add_argument(
+        "--nsd-tolerance", type=float, default=NSD_TOLERANCE, metavar="PX",
+        help=f"tolerance of the normalised surface Dice, in pixels (default {NSD_TOLERANCE:g})",
+    )
     _add_trust_arg(p)
     p.set_defaults(func=_cmd_evaluate)
 
@@ -174,6 +218,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", choices=["best", "last"], default="best")
     _add_trust_arg(p)
     p.set_defaults(func=_cmd_derive)
+
+    p = sub.add_parser("export", help="write the trained segmenter and a JSON of its input contract")
+    p.add_argument("--run", required=True, help="run folder")
+    p.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    p.add_argument(
+        "--format", choices=["state_dict", "torchscript", "onnx"], default="torchscript",
+        help="torchscript (default; torch.jit.load), state_dict, or onnx (needs pip install 'e2eaug[onnx]')",
+    )
+    p.add_argument("--out", default=None, help="model file (default RUN/export/segmenter_<checkpoint>...); contract: <out>.json")
+    _add_trust_arg(p)
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("predict", help="masks and overlays for new images, at each image's own size")
+    p.add_argument("--run", required=True, help="run folder")
+    p.add_argument("--images", required=True, help="folder of image files")
+    p.add_argument("--out", required=True, help="output folder (gets masks/ and overlays/)")
+    p.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    _add_trust_arg(p)
+    p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser(
         "experiment",

@@ -10,13 +10,14 @@ import torch
 
 from e2eaug import distributed
 from e2eaug.data import build_data
+from e2eaug.data.build import TestSetConfig, load_test_sets
 from e2eaug.evaluation import evaluate_segmenter
 from e2eaug.plots import save_alpha, save_curves, save_samples
 from e2eaug.provenance import session_info
 from e2eaug.problems import names
 from e2eaug.rundir import CheckpointError, RunDir
 from e2eaug.samples import augmented_batches, sample_rows
-from e2eaug.utils import atomic_write, atomic_write_text, csv_text, json_text
+from e2eaug.utils import atomic_write, atomic_write_text, csv_text, first_lines, json_text
 
 
 def _engine(cfg: Any):
@@ -35,13 +36,6 @@ def _engine(cfg: Any):
     return build_engine(cfg, data), data
 
 
-def _one_line(err: BaseException) -> str:
-    """``err``'s message on one line: torch lists each mismatched tensor on a line of its own."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    more = f" (and {len(lines) - 2} more)" if len(lines) > 2 else ""
-    return " ".join(lines[:2]) + more
-
-
 def _load(engine: Any, run: RunDir, which: str) -> None:
     """Load ``run``'s checkpoint ``which`` into ``engine``; one that does not fit is one clear error."""
     state = run.load_checkpoint(which)
@@ -49,7 +43,7 @@ def _load(engine: Any, run: RunDir, which: str) -> None:
         engine.load_state_dict(state)
     except (RuntimeError, KeyError, ValueError) as err:
         path = run.checkpoint_path(which)
-        raise CheckpointError(f"{path} does not fit this config: {_one_line(err)}") from err
+        raise CheckpointError(f"{path} does not fit this config: {first_lines(err)}") from err
 
 
 def train(
@@ -117,24 +111,47 @@ def load_run(run: RunDir, which: str = "best", trust_plugins: bool = False):
     return cfg, engine, data
 
 
-def evaluate(run: RunDir, which: str = "best", trust_plugins: bool = False) -> Dict[str, Any]:
-    """Dice and Jaccard of the checkpoint's segmenter on every test set -> ``results.json``, and
-    per image -> ``per_image.csv`` (test_set, image, dice, jaccard)."""
-    _, engine, data = load_run(run, which, trust_plugins)
+def evaluate(
+    run: RunDir,
+    which: str = "best",
+    trust_plugins: bool = False,
+    extra_tests: Optional[List[TestSetConfig]] = None,
+    nsd_tolerance: Optional[float] = None,
+) -> Dict[str, Any]:
+    """Dice, Jaccard, HD95 and NSD of the checkpoint's segmenter on every test set ->
+    ``results.json``, and per image -> ``per_image.csv`` (test_set, image, dice, jaccard, hd95,
+    nsd); ``last.pt``'s go to ``results_last.json`` and ``per_image_last.csv``.
+
+    ``extra_tests`` are folder test sets evaluated beside the config's (``evaluate --test``),
+    read as :func:`~e2eaug.data.build.load_test_sets` reads ``data.extra_tests``, before
+    anything is written. ``nsd_tolerance`` is in pixels (``None``: 2, :mod:`e2eaug.boundary`).
+    """
+    cfg, engine, data = load_run(run, which, trust_plugins)
+    sets = dict(data.tests)
+    sets.update(load_test_sets(cfg.data, extra_tests or [], data.channels, list(sets), "--test"))
     seg = getattr(engine, names.SEG)
-    tests = {name: evaluate_segmenter(seg.module, ds, seg.device, per_image=True) for name, ds in data.tests.items()}
-    rows = [(name, image, dice, jaccard) for name, r in tests.items() for image, dice, jaccard in r.pop("per_image")]
-    atomic_write_text(run.per_image_path, csv_text(("test_set", "image", "dice", "jaccard"), rows))
+    tests = {
+        name: evaluate_segmenter(seg.module, ds, seg.device, per_image=True, boundary=True, nsd_tolerance=nsd_tolerance)
+        for name, ds in sets.items()
+    }
+    rows = [{"test_set": name, **row} for name, r in tests.items() for row in r.pop("per_image")]
+    atomic_write_text(run.per_image_file(which), csv_text(list(rows[0]), (row.values() for row in rows)))
     results = {"checkpoint": which, "step": engine.global_step, "best_val": engine.best, "tests": tests}
-    atomic_write_text(run.results_path, json_text(results, indent=2) + "\n")
+    atomic_write_text(run.results_file(which), json_text(results, indent=2) + "\n")
     return results
 
 
 def format_results(results: Dict[str, Any]) -> str:
-    """A plain-text table of test results."""
+    """A plain-text table of test results (HD95 in pixels, NSD at its tolerance, when present)."""
+    tests = results["tests"]
+    boundary = all("hd95" in r for r in tests.values())
     lines = [f"{'test set':<16}{'n':>6}{'Dice':>10}{'Jaccard':>10}"]
-    for name, r in results["tests"].items():
-        lines.append(f"{name:<16}{r['n']:>6}{r['dice']:>10.4f}{r['jaccard']:>10.4f}")
+    if boundary:
+        tolerance = next(iter(tests.values()))["nsd_tolerance"]
+        lines[0] += f"{'HD95':>10}{f'NSD@{tolerance:g}':>10}"
+    for name, r in tests.items():
+        line = f"{name:<16}{r['n']:>6}{r['dice']:>10.4f}{r['jaccard']:>10.4f}"
+        lines.append(line + (f"{r['hd95']:>10.2f}{r['nsd']:>10.4f}" if boundary else ""))
     return "\n".join(lines)
 
 

@@ -1,7 +1,8 @@
 """Dice and Jaccard per image, for binary masks (the paper's per-patient metric is their mean).
 
 Convention: when prediction and mask are both empty the image scores 1.0 on both metrics (a
-correct "nothing here"); when exactly one is empty it scores 0.0.
+correct "nothing here"); when exactly one is empty it scores 0.0. The boundary metrics (HD95,
+NSD) are in :mod:`e2eaug.boundary`.
 """
 
 from __future__ import annotations
@@ -10,8 +11,13 @@ from typing import Dict, Tuple
 
 import torch
 
+#: Probability above which a pixel is foreground, in evaluation, export and prediction.
+THRESHOLD = 0.5
+#: Default tolerance of the normalised surface Dice (:mod:`e2eaug.boundary`), in pixels.
+NSD_TOLERANCE = 2.0
 
-def binarize(x: torch.Tensor, threshold: float = 0.5, from_logits: bool = True) -> torch.Tensor:
+
+def binarize(x: torch.Tensor, threshold: float = THRESHOLD, from_logits: bool = True) -> torch.Tensor:
     """Hard 0/1 float mask from logits (``sigmoid(x) > threshold``) or probabilities (``x > threshold``)."""
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must lie in (0, 1), got {threshold}")
@@ -20,12 +26,21 @@ def binarize(x: torch.Tensor, threshold: float = 0.5, from_logits: bool = True) 
     return (x > threshold).float()
 
 
-def _flat_pair(pred: torch.Tensor, target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+def binary_pair(pred: torch.Tensor, target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Boolean ``[N,1,H,W]`` masks (values > 0.5) of a prediction and a mask of one shape,
+    ``[N,H,W]`` or ``[N,1,H,W]``; other shapes raise ``ValueError``."""
     if pred.shape != target.shape:
         raise ValueError(f"prediction {list(pred.shape)} and mask {list(target.shape)} differ in shape")
     if pred.dim() not in (3, 4) or (pred.dim() == 4 and pred.shape[1] != 1):
         raise ValueError(f"expected [N,H,W] or [N,1,H,W] tensors, got {list(pred.shape)}")
-    return (pred > 0.5).flatten(1).float(), (target > 0.5).flatten(1).float()
+    if pred.dim() == 3:
+        pred, target = pred.unsqueeze(1), target.unsqueeze(1)
+    return pred > 0.5, target > 0.5
+
+
+def _flat_pair(pred: torch.Tensor, target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    p, t = binary_pair(pred, target)
+    return p.flatten(1).float(), t.flatten(1).float()
 
 
 def dice_per_image(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -53,7 +68,7 @@ def jaccard_per_image(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-
 
 
 def segmentation_scores(
-    outputs: torch.Tensor, target: torch.Tensor, threshold: float = 0.5, from_logits: bool = True
+    outputs: torch.Tensor, target: torch.Tensor, threshold: float = THRESHOLD, from_logits: bool = True
 ) -> Dict[str, float]:
     """Mean per-image Dice and Jaccard of a segmenter's outputs.
 

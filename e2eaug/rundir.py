@@ -5,8 +5,9 @@ Layout of ``runs/<name>-<timestamp>/``: ``config.yaml`` (the full resolved confi
 it), ``metrics.jsonl`` (one line per validation), ``steps.jsonl`` (one line per global step),
 TensorBoard's ``events.out.tfevents.*``, ``last.pt`` and ``best.pt`` (atomic), ``samples.png``,
 ``curves.png``, ``alpha.png`` (searched augmenters), ``results.json`` and ``per_image.csv``
-(after evaluation), ``genotype.yaml`` (after derive). JSON is strict: a NaN or infinite value
-is written as ``null``.
+(after evaluation of ``best.pt``; ``results_last.json`` and ``per_image_last.csv`` for
+``last.pt``), ``genotype.yaml`` (after derive). JSON is strict: a NaN or infinite value is
+written as ``null``.
 """
 
 from __future__ import annotations
@@ -82,8 +83,8 @@ class RunDir:
     alpha_path = property(lambda self: self.path / "alpha.png")
     samples_path = property(lambda self: self.path / "samples.png")
     curves_path = property(lambda self: self.path / "curves.png")
-    results_path = property(lambda self: self.path / "results.json")
-    per_image_path = property(lambda self: self.path / "per_image.csv")
+    results_path = property(lambda self: self.results_file("best"))
+    per_image_path = property(lambda self: self.per_image_file("best"))
     genotype_path = property(lambda self: self.path / "genotype.yaml")
 
     def checkpoint_path(self, which: str) -> Path:
@@ -91,6 +92,18 @@ class RunDir:
         if which not in ("last", "best"):
             raise ValueError(f"checkpoint must be 'last' or 'best', got {which!r}")
         return self.path / f"{which}.pt"
+
+    def _scored(self, stem: str, suffix: str, which: str) -> Path:
+        self.checkpoint_path(which)  # checks ``which``
+        return self.path / (f"{stem}{suffix}" if which == "best" else f"{stem}_{which}{suffix}")
+
+    def results_file(self, which: str) -> Path:
+        """The test results of checkpoint ``which``: ``results.json`` (best), ``results_last.json``."""
+        return self._scored("results", ".json", which)
+
+    def per_image_file(self, which: str) -> Path:
+        """Its per-image scores: ``per_image.csv`` (best), ``per_image_last.csv``."""
+        return self._scored("per_image", ".csv", which)
 
     # config
     def write_config(self, cfg: Any) -> None:

@@ -122,3 +122,11 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     writer.writerow(header)
     writer.writerows(rows)
     return out.getvalue()
+
+
+def first_lines(err: BaseException) -> str:
+    """``err``'s first two lines as one: torch lists each mismatched tensor of a
+    ``load_state_dict`` on a line of its own."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    more = f" (and {len(lines) - 2} more)" if len(lines) > 2 else ""
+    return " ".join(lines[:2]) + more

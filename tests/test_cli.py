@@ -20,7 +20,7 @@ def _only_run(tmp_path) -> RunDir:
 
 
 def test_every_subcommand_has_help(capsys):
-    commands = [[], ["run"], ["train"], ["evaluate"], ["generate"], ["derive"], ["data"], ["data", "preview"], ["presets"], ["experiment"], ["compare"]]
+    commands = [[], ["run"], ["train"], ["evaluate"], ["export"], ["predict"], ["generate"], ["derive"], ["data"], ["data", "preview"], ["presets"], ["experiment"], ["compare"]]
     for words in commands:
         with pytest.raises(SystemExit) as exit_info:
             build_parser().parse_args(words + ["--help"])

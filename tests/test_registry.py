@@ -74,7 +74,9 @@ WALK_KWARGS: Dict[str, Dict[str, Any]] = {
     "patch": {"base_width": 4, "n_layers": 2},
     "unet": {"depth": 3, "base_width": 4},
     "deeplabv3": {"backbone": "resnet18"},
+    "smp": {},  # Unet on resnet18, depth 5 (SIZE 32 = its output stride)
 }
+OPTIONAL = {"smp": "segmentation_models_pytorch"}  # registered names whose extra may be missing
 N, SIZE = 2, 32
 
 
@@ -112,8 +114,21 @@ def test_walk_discriminators(registry, name):
 
 @pytest.mark.parametrize("registry, name", _walk(SEGMENTERS))
 def test_walk_segmenters(registry, name):
+    if name in OPTIONAL:
+        pytest.importorskip(OPTIONAL[name])
     torch.manual_seed(0)
     model = registry.build(name, **{"num_classes": 2, **WALK_KWARGS.get(name, {})})
     out = model(torch.rand(N, 3, SIZE, SIZE))
     assert out.shape == (N, 2, SIZE, SIZE)
     _check_grads(model, out)
+
+
+def test_smp_without_its_extra_says_how_to_install(monkeypatch):
+    import importlib
+
+    def missing(name, *args):
+        raise ImportError(name)
+
+    monkeypatch.setattr(importlib, "import_module", missing)
+    with pytest.raises(ValueError, match=r"segmenter 'smp' needs segmentation_models_pytorch: pip install 'e2eaug\[smp\]'"):
+        build(SEGMENTERS, "smp", in_channels=3)

@@ -8,7 +8,7 @@ from typing import Dict, List, Sequence
 import torch
 
 from e2eaug.batching import stream_seed
-from e2eaug.config import DataConfig
+from e2eaug.config import DataConfig, TestSetConfig
 from e2eaug.data.dataset import PairDataset, to_channels
 from e2eaug.data.folder import load_folder
 from e2eaug.data.splits import split_indices
@@ -46,6 +46,35 @@ def _check_names(names: Sequence[str], taken: List[str], key: str) -> None:
         taken.append(name)
 
 
+def load_test_sets(
+    cfg: DataConfig, extras: Sequence[TestSetConfig], channels: int, taken: List[str], key: str
+) -> Dict[str, PairDataset]:
+    """Folder test sets ``{name: pairs}`` at ``cfg``'s size and bit depth and ``channels``.
+
+    Args:
+        cfg: the run's data section.
+        extras: the test sets (``data.extra_tests``, or ``evaluate --test NAME=DIR``).
+        channels: the run's image channels.
+        taken: test-set names already used (extended with the new ones).
+        key: the config key or option the sets come from, for error messages.
+
+    Raises:
+        ValueError: an empty or repeated name, or an empty root. FileNotFoundError and
+            ValueError of :func:`load_folder`, prefixed with ``key`` and the name, for a folder
+            that is missing or not a dataset.
+    """
+    _check_names([extra.name for extra in extras], taken, key)
+    tests = {}
+    for i, extra in enumerate(extras):
+        if not extra.root:
+            raise ValueError(f"{key}[{i}] ({extra.name!r}): root must name a folder")
+        try:
+            tests[extra.name] = load_folder(extra.root, extra.layout, cfg.image_size, channels, cfg.bit_depth)
+        except (OSError, ValueError) as err:
+            raise type(err)(f"{key} {extra.name!r}: {err}") from err
+    return tests
+
+
 def build_data(cfg: DataConfig) -> DataBundle:
     """Train/val/test splits as ``cfg`` describes.
 
@@ -74,14 +103,8 @@ def build_data(cfg: DataConfig) -> DataBundle:
             raise ValueError("data.root must name a folder when data.source is 'folder'")
         pool = load_folder(cfg.root, cfg.layout, cfg.image_size, cfg.channels, cfg.bit_depth)
         train, val, test = split_indices(len(pool), cfg.n_train, cfg.n_val, cfg.n_test, cfg.seed, cfg.test_seed)
-        _check_names(["test", *(extra.name for extra in cfg.extra_tests)], taken, "data.extra_tests")
         tests = {"test": pool.subset(test)}
-        for i, extra in enumerate(cfg.extra_tests):
-            if not extra.root:
-                raise ValueError(f"data.extra_tests[{i}] ({extra.name!r}): root must name a folder")
-            tests[extra.name] = load_folder(
-                extra.root, extra.layout, cfg.image_size, pool.channels, cfg.bit_depth
-            )
+        tests.update(load_test_sets(cfg, cfg.extra_tests, pool.channels, ["test"], "data.extra_tests"))
     else:
         raise ValueError(f"unknown data.source {cfg.source!r}; known: {', '.join(SOURCES)}")
     return DataBundle(pool.subset(train), pool.subset(val), tests, pool.channels)

@@ -171,7 +171,8 @@ LAYOUTS: Dict[str, Layout] = {
 # ----------------------------------------------------------------------------- reading files
 
 
-def _open(path: Path) -> Image.Image:
+def open_image(path: Path) -> Image.Image:
+    """The image file loaded into memory; an unreadable file is a ``ValueError`` naming it."""
     try:
         with Image.open(path) as img:
             img.load()
@@ -191,7 +192,7 @@ class _Image:
 
 def _read_image(path: Path, h: int, w: int) -> _Image:
     """The image resized bicubic to ``[h, w, 3]`` (grey images repeated to 3 channels)."""
-    img = _open(path)
+    img = open_image(path)
     if img.mode in HIGH_BIT_MODES:
         raw = np.asarray(img, dtype=np.float32)
         small = np.asarray(Image.fromarray(raw, mode="F").resize((w, h), Image.BICUBIC), dtype=np.float32)
@@ -221,16 +222,6 @@ def _to_unit(images: List[_Image], root: Path, bit_depth: Optional[int]) -> np.n
     )
 
 
-def _warn_if_small(root: Path, pairs: List[Pair], images: List[_Image], h: int, w: int) -> None:
-    small = [(pair, image) for pair, image in zip(pairs, images) if image.size[0] < w or image.size[1] < h]
-    if small:
-        pair, image = small[0]
-        warnings.warn(
-            f"{root}: {len(small)} of {len(pairs)} images are smaller than the training size {w}x{h} and "
-            f"were upscaled (e.g. {pair.image.name}, {image.size[0]}x{image.size[1]})"
-        )
-
-
 def _read_mask(
     path: Path, h: int, w: int, image: Path, image_size: Tuple[int, int]
 ) -> Tuple[np.ndarray, bool]:
@@ -239,7 +230,7 @@ def _read_mask(
     Raises:
         ValueError: the mask's size is not that of its ``image`` (``image_size``, width x height).
     """
-    img = _open(path)
+    img = open_image(path)
     if img.size != image_size:
         (mw, mh), (iw, ih) = img.size, image_size
         raise ValueError(f"mask {path} is {mw}x{mh} but its image {image} is {iw}x{ih}")
@@ -260,6 +251,56 @@ def _hw(size: Size) -> Tuple[int, int]:
     if int(h) != h or int(w) != w or h < 1 or w < 1:
         raise ValueError(f"size must be a positive int or (H, W), got {size!r}")
     return int(h), int(w)
+
+
+def _read_unit_images(
+    root: Path, paths: Sequence[Path], h: int, w: int, bit_depth: Optional[int]
+) -> Tuple[torch.Tensor, List[Tuple[int, int]]]:
+    """Images ``[N, 3, h, w]`` in [0, 1] (resized, scaled as the module docstring says) and the
+    files' (width, height), warning once about images smaller than ``h x w``."""
+    read = [_read_image(path, h, w) for path in paths]
+    small = [(path, image.size) for path, image in zip(paths, read) if image.size[0] < w or image.size[1] < h]
+    if small:
+        path, (iw, ih) = small[0]
+        warnings.warn(
+            f"{root}: {len(small)} of {len(paths)} images are smaller than the training size {w}x{h} and "
+            f"were upscaled (e.g. {path.name}, {iw}x{ih})"
+        )
+    stacked = _to_unit(read, root, bit_depth)
+    return torch.from_numpy(np.ascontiguousarray(stacked.transpose(0, 3, 1, 2))), [image.size for image in read]
+
+
+def read_images(
+    folder: PathLike, size: Size, channels: int, bit_depth: Optional[int] = None
+) -> Tuple[torch.Tensor, List[Path], List[Tuple[int, int]]]:
+    """Every image file in ``folder`` (no masks), read as :func:`load_folder` reads images.
+
+    Args:
+        folder: a folder of image files (:data:`EXTENSIONS`; other files are ignored).
+        size: side (int) or ``(H, W)`` to resize to.
+        channels: 1 or 3 (luminance / repeated grey).
+        bit_depth: bits of 16/32-bit images; ``None`` takes the smallest holding their maximum.
+
+    Returns:
+        Images ``[N, channels, H, W]`` in [0, 1], the files sorted by stem, and each file's
+        (width, height).
+
+    Raises:
+        FileNotFoundError: ``folder`` is missing or holds no image files. ValueError: an
+            unreadable file, bad ``size``/``channels``.
+    """
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    h, w = _hw(size)
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder not found: {folder}")
+    found = _files(folder)
+    paths = [found[stem] for stem in sorted(found)]
+    if not paths:
+        raise FileNotFoundError(f"{folder}: no image files ({', '.join(EXTENSIONS)})")
+    images, sizes = _read_unit_images(folder, paths, h, w, bit_depth)
+    return to_channels(images, channels), paths, sizes
 
 
 def load_folder(
@@ -296,10 +337,7 @@ def load_folder(
     if not root.is_dir():
         raise FileNotFoundError(f"data folder not found: {root}")
     pairs = LAYOUTS[layout].find(root)
-    read = [_read_image(p.image, h, w) for p in pairs]
-    _warn_if_small(root, pairs, read, h, w)
-    stacked = _to_unit(read, root, bit_depth)
-    images = torch.from_numpy(np.ascontiguousarray(stacked.transpose(0, 3, 1, 2)))
+    images, sizes = _read_unit_images(root, [p.image for p in pairs], h, w, bit_depth)
     if channels is None:
         spread = (images[:, 0] - images[:, 1]).abs().mean() + (images[:, 1] - images[:, 2]).abs().mean()
         channels = 3 if float(spread) > 1.0 / 255.0 else 1
@@ -307,7 +345,7 @@ def load_folder(
     for i, pair in enumerate(pairs):
         union, multi = np.zeros((h, w), dtype=bool), False
         for path in pair.masks:
-            part, many = _read_mask(path, h, w, pair.image, read[i].size)
+            part, many = _read_mask(path, h, w, pair.image, sizes[i])
             union |= part
             multi |= many
         masks[i, 0], grey = union, grey + multi

@@ -1,7 +1,8 @@
 """Models: searchable/fixed mask-to-image generators, PatchGAN discriminator, segmenters.
 
 Importing this package registers every model in :mod:`e2eaug.registry` (generators
-``searchable``, ``fixed``; discriminator ``patch``; segmenters ``unet``, ``deeplabv3``).
+``searchable``, ``fixed``; discriminator ``patch``; segmenters ``unet``, ``deeplabv3``, and
+``smp``, which needs the ``smp`` extra only when it is built).
 """
 
 from e2eaug.models.deeplab import DeepLabV3
@@ -16,6 +17,7 @@ from e2eaug.models.search_space import (
     Genotype,
     derive,
 )
+from e2eaug.models.smp import SMPSegmenter
 from e2eaug.models.unet import UNet
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "Genotype",
     "MixedCell",
     "PatchDiscriminator",
+    "SMPSegmenter",
     "SearchableGenerator",
     "UNet",
     "derive",
