@@ -59,11 +59,29 @@ class GANConfig(AugmenterConfig):
     mask_aug: MaskAugConfig = field(default_factory=MaskAugConfig)
     #: Classical warps of the real pairs added to the generated ones; ``ops: []`` adds none.
     real_warp: MaskAugConfig = field(default_factory=MaskAugConfig)
+    #: ``e2eaug`` only: the arch level also learns the real warps' rotation and shift magnitudes
+    #: (each ``2 sigmoid(b) x`` the configured one, ``b`` starting at 0), by the hypergradient.
+    search_warp: bool = False
     pretrain_steps: int = 100
 
 
 def _warper(cfg: MaskAugConfig) -> MaskAugmenter:
     return MaskAugmenter(tuple(cfg.ops), cfg.max_degrees, cfg.max_fraction, cfg.p_flip)
+
+
+class SearchedParams(torch.nn.Module):
+    """What the arch level learns with ``search_warp``: the generator's ``alpha`` (the same
+    parameter the augmenter's ``alpha_module`` holds) and ``warp_logits`` ``[2]``, whose
+    ``2 sigmoid`` scale the real warps' rotation and shift magnitudes."""
+
+    def __init__(self, alpha: torch.nn.Parameter) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.warp_logits = torch.nn.Parameter(torch.zeros(2))
+
+    def warp_scales(self) -> torch.Tensor:
+        """``[rotation, shift]`` magnitude factors in (0, 2); 1 at the start."""
+        return 2 * torch.sigmoid(self.warp_logits)
 
 
 class GANAugmenter(AugmenterProblem):
@@ -95,6 +113,14 @@ class GANAugmenter(AugmenterProblem):
             self.alpha_module.requires_grad_(False)
         self.mask_aug = _warper(cfg.mask_aug)
         self.real_warp = _warper(cfg.real_warp) if cfg.real_warp.ops else None
+        self.searched = None
+        if cfg.search_warp:
+            if not (self.searches and self.alpha_module is not None and self.real_warp is not None):
+                raise ConfigError(
+                    "augmenter.search_warp needs augmenter.name=e2eaug with a searchable generator and "
+                    "augmenter.real_warp.ops"
+                )
+            self.searched = SearchedParams(self.alpha_module.alpha)
         self.disc_steps = 0
         self.last_disc_loss = float("nan")
 
@@ -122,7 +148,9 @@ class GANAugmenter(AugmenterProblem):
         """Warped masks for G and, with ``real_warp``, warped real images and masks."""
         generator = self.generator(step)
         drawn = (self.mask_aug(masks, generator),)
-        if self.real_warp is not None:
+        if self.searched is not None:  # the warps' magnitudes are applied in `pairs`
+            drawn += self.real_warp.draw(len(masks), generator, masks.device)
+        elif self.real_warp is not None:
             params = self.real_warp.sample(len(masks), generator, masks.device)
             drawn += (self.real_warp.apply_images(images, params), self.real_warp.apply(masks, params))
         return drawn
@@ -132,6 +160,9 @@ class GANAugmenter(AugmenterProblem):
         fake = self.generate(warped_masks)
         if not real:
             return fake, warped_masks
+        if self.searched is not None:  # differentiable in the magnitudes through the images
+            params = self.real_warp.maps(tuple(real), self.searched.warp_scales())
+            real = (self.real_warp.apply_images(images, params), self.real_warp.apply(masks, params.detach()))
         return torch.cat([fake, real[0]]), torch.cat([warped_masks, real[1]])
 
     # ------------------------------------------------------------------ training
@@ -158,6 +189,8 @@ class GANAugmenter(AugmenterProblem):
 
     # ------------------------------------------------------------------ hooks
     def arch_parameters(self) -> Optional[torch.nn.Module]:
+        if self.searched is not None:
+            return self.searched
         return self.alpha_module if self.searches else None
 
     def derive(self) -> Any:
@@ -166,7 +199,11 @@ class GANAugmenter(AugmenterProblem):
         return self.module.derive(self.alpha().detach())
 
     def log_values(self) -> Dict[str, float]:
-        return {"disc": self.last_disc_loss}
+        values = {"disc": self.last_disc_loss}
+        if self.searched is not None:
+            rotate, shift = self.searched.warp_scales().tolist()
+            values.update(rotate_scale=rotate, shift_scale=shift)
+        return values
 
     def modules(self) -> List[torch.nn.Module]:
         extra = [] if self.alpha_module is None or self.searches else [self.alpha_module]

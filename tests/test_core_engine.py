@@ -229,3 +229,36 @@ def test_lam_warmup_ramps_the_weight_of_the_augmented_pairs():
     assert weights == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.0, 2.0])
     plain, _ = _engine(["augmenter.lam=2"])
     assert getattr(plain, names.SEG).lam() == 2.0
+
+
+def test_search_warp_starts_at_the_configured_warps_and_learns_their_magnitudes():
+    """At the start (scales 1) the seg loss equals the fixed-warp run's on the same batch; after
+    a few steps the arch level has moved both magnitudes by their hypergradient."""
+    warp = ["augmenter.real_warp={ops: [rotate, flip, translate]}"]
+    fixed, _ = _engine(warp)
+    searched, _ = _engine(warp + ["augmenter.search_warp=true", "engine.train_iters=4"])
+    losses = []
+    for engine in (fixed, searched):
+        seg = getattr(engine, names.SEG)
+        losses.append(seg.training_step(seg.batcher.batch(0) + engine.augmenter.draw(*seg.batcher.batch(0), 0)))
+    assert abs(losses[0].item() - losses[1].item()) <= 1e-6 * abs(losses[0].item())
+
+    arch = getattr(searched, names.ARCH)
+    assert {name for name, _ in arch.module.named_parameters()} == {"alpha", "warp_logits"}
+    searched.train()
+    for _ in range(4):
+        searched.global_step += 1
+        searched.train_step()
+    logits = arch.module.warp_logits.detach()
+    assert torch.isfinite(logits).all() and (logits.abs() > 1e-4).all()
+    values = searched.augmenter.log_values()
+    assert values["rotate_scale"] == pytest.approx(2 * torch.sigmoid(logits[0]).item())
+
+
+def test_search_warp_needs_e2eaug_and_real_warps():
+    from e2eaug.config import ConfigError
+
+    no_search = ["augmenter.name=gan_joint", "augmenter.real_warp={ops: [flip]}"]
+    for extra in (no_search, ["augmenter.real_warp={ops: []}"]):
+        with pytest.raises(ConfigError, match="search_warp"):
+            _engine(extra + ["augmenter.search_warp=true"])

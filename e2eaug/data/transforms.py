@@ -18,6 +18,9 @@ import torch.nn.functional as F
 
 OPS = ("rotate", "flip", "translate")
 Params = torch.Tensor  # [B, 2, 3] affine maps of output to input coordinates
+#: A warp's random draw before its magnitudes: unit angles ``[B]`` and shifts ``[B,2]`` in
+#: [-1, 1], flips ``[B,2]`` and the ops' order per sample ``[B,ops]`` (see ``_Sampler.draw``).
+Draw = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def _rotation(angle: torch.Tensor) -> torch.Tensor:
@@ -74,33 +77,49 @@ class _Sampler:
                 "need max_degrees >= 0, 0 <= max_fraction < 1 and 0 <= p_flip <= 1; got "
                 f"max_degrees={max_degrees}, max_fraction={max_fraction}, p_flip={p_flip}"
             )
-        self.ops, self.max_degrees, self.max_fraction = tuple(ops), max_degrees, max_fraction
+        self.ops = tuple(op for op in OPS if op in ops)  # composed in a random order per sample
+        self.max_degrees, self.max_fraction = max_degrees, max_fraction
         self.p_flip, self.flip_axes = p_flip, flip_axes
 
     def sample(self, n: int, generator: torch.Generator) -> Params:
         """``[n, 2, 3]`` maps on the generator's device."""
+        return self.maps(self.draw(n, generator))
+
+    def draw(self, n: int, generator: torch.Generator) -> Draw:
+        """The random part of ``n`` maps, on the generator's device (zeros for absent ops)."""
         device = generator.device
-        mats: Dict[str, torch.Tensor] = {}
+        angles, shifts = torch.zeros(n, device=device), torch.zeros(n, 2, device=device)
+        flips = torch.zeros(n, 2, dtype=torch.bool, device=device)
         if "rotate" in self.ops:
-            limit = math.radians(self.max_degrees)
-            mats["rotate"] = _rotation(limit * (2 * torch.rand(n, generator=generator, device=device) - 1))
+            angles = 2 * torch.rand(n, generator=generator, device=device) - 1
         if "flip" in self.ops:
             flips = torch.rand(n, 2, generator=generator, device=device) < self.p_flip
             flips &= torch.tensor(self.flip_axes, device=device)
-            mats["flip"] = _flip(flips[:, 0], flips[:, 1])
         if "translate" in self.ops:
+            shifts = 2 * torch.rand(n, 2, generator=generator, device=device) - 1
+        orders = torch.zeros(n, 0, dtype=torch.long, device=device)
+        if self.ops:
+            orders = torch.rand(n, len(self.ops), generator=generator, device=device).argsort(dim=1)
+        return angles, flips, shifts, orders
+
+    def maps(self, draw: Draw, scales: Optional[torch.Tensor] = None) -> Params:
+        """The maps of ``draw``, with the rotation and shift magnitudes multiplied by ``scales``
+        ``[2]`` (differentiably; ``None``: as configured)."""
+        angles, flips, shifts, orders = draw
+        n, device = len(angles), angles.device
+        rotate_scale, shift_scale = (1.0, 1.0) if scales is None else (scales[0], scales[1])
+        mats = {
+            "rotate": lambda: _rotation(math.radians(self.max_degrees) * rotate_scale * angles),
+            "flip": lambda: _flip(flips[:, 0], flips[:, 1]),
             # coordinates span 2 per side, so a shift of f sides is 2 f
-            mats["translate"] = _translation(
-                2 * self.max_fraction * (2 * torch.rand(n, 2, generator=generator, device=device) - 1)
-            )
+            "translate": lambda: _translation(2 * self.max_fraction * shift_scale * shifts),
+        }
         theta = _translation(torch.zeros(n, 2, device=device))
-        if not mats:
+        if not self.ops:
             return theta
-        names = list(mats)
-        orders = torch.rand(n, len(names), generator=generator, device=device).argsort(dim=1)
-        stack = torch.stack([mats[name] for name in names], 1)  # [n, ops, 2, 3]
+        stack = torch.stack([mats[op]().to(theta.dtype) for op in self.ops], 1)  # [n, ops, 2, 3]
         rows = torch.arange(n, device=device)
-        for position in range(len(names)):
+        for position in range(len(self.ops)):
             theta = _compose(theta, stack[rows, orders[:, position]])
         return theta
 
@@ -132,6 +151,14 @@ class MaskAugmenter:
     def sample(self, batch_size: int, generator: torch.Generator, device=None) -> Params:
         """Affine parameters ``[batch_size, 2, 3]`` for :meth:`apply`, on ``device``."""
         return self.sampler.sample(batch_size, generator).to(device or generator.device)
+
+    def draw(self, batch_size: int, generator: torch.Generator, device=None) -> Draw:
+        """The random part of :meth:`sample` (the same numbers), on ``device``, for :meth:`maps`."""
+        return tuple(t.to(device or generator.device) for t in self.sampler.draw(batch_size, generator))
+
+    def maps(self, draw: Draw, scales: Optional[torch.Tensor] = None) -> Params:
+        """Affine parameters of ``draw`` with the rotation and shift magnitudes times ``scales``."""
+        return self.sampler.maps(draw, scales)
 
     def apply(self, masks: torch.Tensor, params: Params) -> torch.Tensor:
         """Warp ``masks [B,1,H,W]`` with ``params``; the result is float in {0, 1}."""
