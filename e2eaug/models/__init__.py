@@ -1,9 +1,11 @@
 """Models: searchable/fixed mask-to-image generators, PatchGAN discriminator, segmenters.
 
 Importing this package registers every model in :mod:`e2eaug.registry` (generators
-``searchable``, ``fixed``; discriminator ``patch``; segmenters ``unet``, ``deeplabv3``).
+``searchable``, ``fixed`` (pix2pix U-Net), ``spade``, ``spade_fixed``, ``asapnet``,
+``asapnet_fixed``; discriminator ``patch``; segmenters ``unet``, ``deeplabv3``).
 """
 
+from e2eaug.models.asapnet import FixedASAPNetGenerator, SearchableASAPNetGenerator
 from e2eaug.models.deeplab import DeepLabV3
 from e2eaug.models.discriminator import PatchDiscriminator
 from e2eaug.models.generator import FixedGenerator, MixedCell, SearchableGenerator
@@ -16,6 +18,7 @@ from e2eaug.models.search_space import (
     Genotype,
     derive,
 )
+from e2eaug.models.spade import SPADE, FixedSPADEGenerator, SearchableSPADEGenerator
 from e2eaug.models.unet import UNet
 
 __all__ = [
@@ -25,11 +28,16 @@ __all__ = [
     "ArchitectureParams",
     "ConvSpec",
     "DeepLabV3",
+    "FixedASAPNetGenerator",
     "FixedGenerator",
+    "FixedSPADEGenerator",
     "Genotype",
     "MixedCell",
     "PatchDiscriminator",
+    "SPADE",
+    "SearchableASAPNetGenerator",
     "SearchableGenerator",
+    "SearchableSPADEGenerator",
     "UNet",
     "derive",
 ]
