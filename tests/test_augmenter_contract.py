@@ -29,7 +29,15 @@ load_example()  # registers "shading"
 ALL_AUGMENTERS = [name for name in AUGMENTERS if not name.endswith("_test")]
 REAL_WARP = ["augmenter.real_warp={ops: [rotate, translate]}"]
 NO_WARP = ["augmenter.real_warp={ops: []}"]
-CASES = [(name, ()) for name in ALL_AUGMENTERS] + [(name, NO_WARP) for name in LEVELS]
+GENERATOR_FAMILIES = {
+    "spade": ["augmenter.generator={name: spade, kwargs: {depth: 2, base_width: 4, hidden: 4}}"],
+    "asapnet": ["augmenter.generator={name: asapnet, kwargs: {depth: 2, base_width: 4, scale: 1}}"],
+}
+CASES = (
+    [(name, (), name) for name in ALL_AUGMENTERS]
+    + [(name, NO_WARP, f"{name}-no_warp") for name in LEVELS]
+    + [(name, tuple(extra), f"{name}-{family}") for family, extra in GENERATOR_FAMILIES.items() for name in LEVELS]
+)
 
 
 def _engine(name, extra=()):
@@ -56,7 +64,7 @@ def test_every_shipped_augmenter_is_registered():
     assert set(SHIPPED) <= set(AUGMENTERS) and "shading" in AUGMENTERS
 
 
-@pytest.mark.parametrize("name, extra", CASES, ids=[f"{n}{'-no_warp' if e else ''}" for n, e in CASES])
+@pytest.mark.parametrize("name, extra", [c[:2] for c in CASES], ids=[c[2] for c in CASES])
 def test_contract(name, extra):
     engine, cfg = _engine(name, extra)
     augmenter, seg = engine.augmenter, getattr(engine, names.SEG)
