@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from e2eaug.models.generator import CellFactory, SearchableCells, UNetSkeleton, check_no_alpha
+from e2eaug.models.generator import CellFactory, FixedCells, SearchableCells, UNetSkeleton
 from e2eaug.models.layers import check_divisible, check_image
 from e2eaug.models.search_space import Genotype
 from e2eaug.registry import GENERATORS
@@ -40,7 +40,7 @@ def positional_encoding(height: int, width: int, frequencies: int, like: torch.T
     return torch.stack(bands).unsqueeze(0) if bands else like.new_zeros(1, 0, height, width)
 
 
-class _ASAPNet(nn.Module):
+class _ASAPNetGenerator(nn.Module):
     """The low-resolution trunk and the pixelwise MLPs of the module docstring."""
 
     def __init__(
@@ -109,7 +109,7 @@ class _ASAPNet(nn.Module):
 
 
 @GENERATORS.register("asapnet")
-class SearchableASAPNetGenerator(SearchableCells, _ASAPNet):
+class SearchableASAPNetGenerator(SearchableCells, _ASAPNetGenerator):
     """ASAPNet-style generator whose low-resolution cells mix all candidates (module doc).
 
     Args:
@@ -159,13 +159,9 @@ class SearchableASAPNetGenerator(SearchableCells, _ASAPNet):
             frequencies=frequencies,
         )
 
-    def forward(self, mask: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        """Generate images from masks under architecture weights ``alpha``."""
-        return self._run(mask, self.cell_weights(alpha))
-
 
 @GENERATORS.register("asapnet_fixed")
-class FixedASAPNetGenerator(_ASAPNet):
+class FixedASAPNetGenerator(FixedCells, _ASAPNetGenerator):
     """ASAPNet-style generator whose trunk keeps the operators a genotype chose (module doc).
 
     Args:
@@ -209,8 +205,3 @@ class FixedASAPNetGenerator(_ASAPNet):
             frequencies=frequencies,
         )
         self.genotype = cells.genotype
-
-    def forward(self, mask: torch.Tensor, alpha: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Generate images from masks; ``alpha`` must be ``None``."""
-        check_no_alpha(self, alpha)
-        return self._run(mask, None)

@@ -131,11 +131,21 @@ class SearchableCells:
         self._check_alpha(alpha)
         return derive(alpha)
 
+    def forward(self, mask: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        """Generate images from masks under architecture weights ``alpha`` (see class doc)."""
+        return self._run(mask, self.cell_weights(alpha))
 
-def check_no_alpha(model: nn.Module, alpha: Optional[torch.Tensor]) -> None:
-    """A fixed generator is called with ``alpha=None``; anything else is a ``ValueError``."""
-    if alpha is not None:
-        raise ValueError(f"{type(model).__name__} has no architecture weights; call it with alpha=None")
+
+class FixedCells:
+    """What a generator built from a genotype adds: ``forward(mask, alpha=None)``."""
+
+    genotype: Genotype
+
+    def forward(self, mask: torch.Tensor, alpha: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Generate images from masks; ``alpha`` must be ``None`` (the architecture is fixed)."""
+        if alpha is not None:
+            raise ValueError(f"{type(self).__name__} has no architecture weights; call it with alpha=None")
+        return self._run(mask, None)
 
 
 class UNetSkeleton(nn.Module):
@@ -266,13 +276,9 @@ class SearchableGenerator(SearchableCells, UNetSkeleton):
         )
         self.activation = activation
 
-    def forward(self, mask: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        """Generate images from masks under architecture weights ``alpha`` (see class doc)."""
-        return self._run(mask, self.cell_weights(alpha))
-
 
 @GENERATORS.register("fixed")
-class FixedGenerator(UNetSkeleton):
+class FixedGenerator(FixedCells, UNetSkeleton):
     """Mask-to-image U-Net built from the operators chosen by a genotype (pix2pix skeleton).
 
     Args:
@@ -316,11 +322,6 @@ class FixedGenerator(UNetSkeleton):
         )
         self.genotype = cells.genotype
         self.activation = activation
-
-    def forward(self, mask: torch.Tensor, alpha: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Generate images from masks; ``alpha`` must be ``None`` (the architecture is fixed)."""
-        check_no_alpha(self, alpha)
-        return self._run(mask, None)
 
     @classmethod
     def from_searchable(

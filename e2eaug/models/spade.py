@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from e2eaug.models.generator import CellFactory, SearchableCells, UNetSkeleton, check_no_alpha
+from e2eaug.models.generator import CellFactory, FixedCells, SearchableCells, UNetSkeleton
 from e2eaug.models.layers import check_image, make_activation
 from e2eaug.models.search_space import Genotype
 from e2eaug.registry import GENERATORS
@@ -162,13 +162,9 @@ class SearchableSPADEGenerator(SearchableCells, _SPADEGenerator):
             hidden=hidden,
         )
 
-    def forward(self, mask: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        """Generate images from masks under architecture weights ``alpha``."""
-        return self._run(mask, self.cell_weights(alpha))
-
 
 @GENERATORS.register("spade_fixed")
-class FixedSPADEGenerator(_SPADEGenerator):
+class FixedSPADEGenerator(FixedCells, _SPADEGenerator):
     """SPADE-style generator built from the convolutions a genotype chose (see the module doc).
 
     Args:
@@ -206,8 +202,3 @@ class FixedSPADEGenerator(_SPADEGenerator):
             hidden=hidden,
         )
         self.genotype = cells.genotype
-
-    def forward(self, mask: torch.Tensor, alpha: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Generate images from masks; ``alpha`` must be ``None``."""
-        check_no_alpha(self, alpha)
-        return self._run(mask, None)
