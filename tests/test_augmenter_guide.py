@@ -58,7 +58,8 @@ def test_the_guides_augmenter_runs_end_to_end_from_its_yaml(guide_dir, tmp_path,
 
 def test_the_contract_test_checks_it_as_the_guide_says(guide_dir):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(guide_dir), str(ROOT)])}
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "my_aug", "tests/test_augmenter_contract.py", "-k", "noisy_renderer"]
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "my_aug", "tests/test_augmenter_contract.py",
+               "-k", "noisy_renderer"]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert re.search(r"\b[3-9] passed", result.stdout), result.stdout[-1000:]  # contract + side effects x2

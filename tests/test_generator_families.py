@@ -129,7 +129,7 @@ def test_derive_save_load_fixed_equals_searchable_at_peaked_alpha(family, tmp_pa
 def test_asapnet_size_checks_name_scale_and_depth():
     with pytest.raises(ValueError, match=r"2\*\*\(scale \+ depth\).*not divisible by 2\*\*depth = 16"):
         SearchableASAPNetGenerator(depth=2, scale=2, image_size=24)
-    with pytest.raises(ValueError, match="mlp_width and mlp_layers"):
+    with pytest.raises(ValueError, match="mlp_layers must be >= 1, got 0"):
         SearchableASAPNetGenerator(mlp_layers=0)
 
 

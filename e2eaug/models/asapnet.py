@@ -59,10 +59,11 @@ class _ASAPNetGenerator(nn.Module):
         frequencies: int,
     ) -> None:
         super().__init__()
-        if scale < 0 or frequencies < 0:
-            raise ValueError(f"scale and frequencies must be >= 0, got {scale} and {frequencies}")
-        if mlp_width < 1 or mlp_layers < 1:
-            raise ValueError(f"mlp_width and mlp_layers must be >= 1, got {mlp_width} and {mlp_layers}")
+        bounds = {"scale": (scale, 0), "frequencies": (frequencies, 0), "mlp_width": (mlp_width, 1),
+                  "mlp_layers": (mlp_layers, 1)}
+        for key, (value, least) in bounds.items():
+            if value < least:
+                raise ValueError(f"{type(self).__name__}: {key} must be >= {least}, got {value}")
         widths = [in_channels + 4 * frequencies] + [mlp_width] * (mlp_layers - 1) + [out_channels]
         #: (in, out) features of each MLP layer
         self.layers: List[Tuple[int, int]] = list(zip(widths[:-1], widths[1:]))

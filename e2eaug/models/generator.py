@@ -6,6 +6,9 @@ In :class:`SearchableGenerator` each cell is a softmax-weighted sum of the candi
 :mod:`e2eaug.models.search_space` (DARTS, Liu et al. 2019); the weights ``alpha`` are an input
 of ``forward`` so that another Betty problem can own them. :class:`FixedGenerator` builds only
 the operator chosen per cell by a :class:`~e2eaug.models.search_space.Genotype`.
+The pieces they are built from (:class:`CellFactory`, :class:`SearchableCells`,
+:class:`FixedCells`, :class:`UNetSkeleton`) also build the SPADE- and ASAPNet-style generators
+(:mod:`e2eaug.models.spade`, :mod:`e2eaug.models.asapnet`) on the same search space.
 
 Norms carry no running statistics and there is no dropout: Betty re-runs forwards to compute
 hypergradients, which must be deterministic functions of parameters and batch.
@@ -202,7 +205,9 @@ class UNetSkeleton(nn.Module):
         """Number of cells: ``depth`` down cells, then ``depth`` up cells."""
         return 2 * self.depth
 
-    def _up(self, module: nn.Module, h: torch.Tensor, mask: torch.Tensor, weights: Optional[torch.Tensor]) -> torch.Tensor:
+    def _up(
+        self, module: nn.Module, h: torch.Tensor, mask: torch.Tensor, weights: Optional[torch.Tensor]
+    ) -> torch.Tensor:
         """Run one up cell (subclasses may feed it the mask too)."""
         return module(h) if weights is None else module(h, weights)
 
@@ -212,22 +217,20 @@ class UNetSkeleton(nn.Module):
         check_image(mask, self.in_channels, "mask")
         check_divisible(mask.shape[-2:], self.depth, type(self).__name__)
 
-        def row(index: int) -> Optional[torch.Tensor]:
-            return None if weights is None else weights[index]
-
         skips = []
         h = mask
         for i, module in enumerate(self.down):
-            h = module(h) if weights is None else module(h, row(i))
+            h = module(h) if weights is None else module(h, weights[i])
             skips.append(h)
         skips.pop()
         for j, module in enumerate(self.up):
             if j > 0 and self.skips:
                 h = torch.cat([skips.pop(), h], dim=1)
-            h = self._up(module, h, mask, row(self.depth + j))
+            h = self._up(module, h, mask, None if weights is None else weights[self.depth + j])
         return self.head(h)
 
     def _run(self, mask: torch.Tensor, weights: Optional[torch.Tensor]) -> torch.Tensor:
+        """The image in ``[0, 1]``: ``(tanh(logits) + 1) / 2``."""
         return (torch.tanh(self.logits(mask, weights)) + 1) / 2
 
 
