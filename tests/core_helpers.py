@@ -46,14 +46,17 @@ def tiny_config(extra: Optional[List[str]] = None, out_dir: str = "runs") -> Run
     return config_from_dict(data)
 
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "custom_augmenter.py"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLE = EXAMPLES / "custom_augmenter.py"
+WARP_EXAMPLE = EXAMPLES / "learned_warp_augmenter.py"
 
 
-def load_example() -> ModuleType:
-    """``examples/custom_augmenter.py`` as a module, imported once (it registers ``shading``)."""
-    name = "custom_augmenter_example"
+def load_example(path: Path = EXAMPLE) -> ModuleType:
+    """An example script as a module, imported once (``custom_augmenter.py`` registers
+    ``shading``, ``learned_warp_augmenter.py`` registers ``learned_warp``)."""
+    name = f"{path.stem}_example"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, EXAMPLE)
+        spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # dataclasses resolve annotations through sys.modules
         spec.loader.exec_module(module)

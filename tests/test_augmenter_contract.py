@@ -1,4 +1,4 @@
-"""Every registered augmenter (shipped and the example's) keeps the augmenter contract.
+"""Every registered augmenter (shipped and the examples') keeps the augmenter contract.
 
 The contract (``e2eaug.problems.augmenter``): randomness is drawn once per real step, the
 pairs are a pure, deterministic function of the weights and that draw, side effects happen
@@ -19,17 +19,26 @@ from e2eaug.data import build_data
 from e2eaug.engines import build_engine
 from e2eaug.problems import names
 from e2eaug.registry import AUGMENTERS, GENERATORS
-from tests.core_helpers import load_example, tiny_config
+from tests.core_helpers import WARP_EXAMPLE, load_example, tiny_config
 
 SHIPPED = ["none", "rotate", "flip", "translate", "combine", "pix2pix", "gan_joint", "e2eaug"]
 WEIGHTLESS = ["none", "rotate", "flip", "translate", "combine"]
 LEVELS = {"pix2pix": [names.SEG], "gan_joint": [names.AUG, names.SEG], "e2eaug": list(names.ALL)}
 
 load_example()  # registers "shading"
+load_example(WARP_EXAMPLE)  # registers "learned_warp"
 ALL_AUGMENTERS = [name for name in AUGMENTERS if not name.endswith("_test")]
 REAL_WARP = ["augmenter.real_warp={ops: [rotate, translate]}"]
 NO_WARP = ["augmenter.real_warp={ops: []}"]
-CASES = [(name, ()) for name in ALL_AUGMENTERS] + [(name, NO_WARP) for name in LEVELS]
+GENERATOR_FAMILIES = {
+    "spade": ["augmenter.generator={name: spade, kwargs: {depth: 2, base_width: 4, hidden: 4}}"],
+    "asapnet": ["augmenter.generator={name: asapnet, kwargs: {depth: 2, base_width: 4, scale: 1}}"],
+}
+CASES = (
+    [(name, (), name) for name in ALL_AUGMENTERS]
+    + [(name, NO_WARP, f"{name}-no_warp") for name in LEVELS]
+    + [(name, tuple(extra), f"{name}-{family}") for family, extra in GENERATOR_FAMILIES.items() for name in LEVELS]
+)
 
 
 def _engine(name, extra=()):
@@ -53,10 +62,10 @@ def _same(a, b) -> bool:
 
 
 def test_every_shipped_augmenter_is_registered():
-    assert set(SHIPPED) <= set(AUGMENTERS) and "shading" in AUGMENTERS
+    assert set(SHIPPED) <= set(AUGMENTERS) and {"shading", "learned_warp"} <= set(AUGMENTERS)
 
 
-@pytest.mark.parametrize("name, extra", CASES, ids=[f"{n}{'-no_warp' if e else ''}" for n, e in CASES])
+@pytest.mark.parametrize("name, extra", [c[:2] for c in CASES], ids=[c[2] for c in CASES])
 def test_contract(name, extra):
     engine, cfg = _engine(name, extra)
     augmenter, seg = engine.augmenter, getattr(engine, names.SEG)

@@ -29,7 +29,7 @@ class TinySegmenter(nn.Module):
 
 
 def test_builtin_names_are_registered():
-    assert {"searchable", "fixed"} <= set(GENERATORS)
+    assert {"searchable", "fixed", "spade", "spade_fixed", "asapnet", "asapnet_fixed"} <= set(GENERATORS)
     assert "patch" in DISCRIMINATORS
     assert {"unet", "deeplabv3"} <= set(SEGMENTERS)
 
@@ -71,6 +71,14 @@ WALK_KWARGS: Dict[str, Dict[str, Any]] = {
         "genotype": {"down": ["conv_6_2_2"] * 3, "up": ["upconv_8_2_3"] * 3},
         "base_width": 4,
     },
+    "spade": {"depth": 3, "base_width": 4, "hidden": 4},
+    "spade_fixed": {
+        "genotype": {"down": ["conv_4_2_1"] * 3, "up": ["upconv_6_2_2"] * 3},
+        "base_width": 4,
+        "hidden": 4,
+    },
+    "asapnet": {"depth": 2, "base_width": 4},
+    "asapnet_fixed": {"genotype": {"down": ["conv_8_2_3"] * 2, "up": ["upconv_4_2_1"] * 2}, "base_width": 4},
     "patch": {"base_width": 4, "n_layers": 2},
     "unet": {"depth": 3, "base_width": 4},
     "deeplabv3": {"backbone": "resnet18"},

@@ -1,10 +1,12 @@
 """Models: searchable/fixed mask-to-image generators, PatchGAN discriminator, segmenters.
 
 Importing this package registers every model in :mod:`e2eaug.registry` (generators
-``searchable``, ``fixed``; discriminator ``patch``; segmenters ``unet``, ``deeplabv3``, and
-``smp``, which needs the ``smp`` extra only when it is built).
+``searchable``, ``fixed`` (pix2pix U-Net), ``spade``, ``spade_fixed``, ``asapnet``,
+``asapnet_fixed``; discriminator ``patch``; segmenters ``unet``, ``deeplabv3``, and ``smp``,
+which needs the ``smp`` extra only when it is built).
 """
 
+from e2eaug.models.asapnet import FixedASAPNetGenerator, SearchableASAPNetGenerator
 from e2eaug.models.deeplab import DeepLabV3
 from e2eaug.models.discriminator import PatchDiscriminator
 from e2eaug.models.generator import FixedGenerator, MixedCell, SearchableGenerator
@@ -18,6 +20,7 @@ from e2eaug.models.search_space import (
     derive,
 )
 from e2eaug.models.smp import SMPSegmenter
+from e2eaug.models.spade import SPADE, FixedSPADEGenerator, SearchableSPADEGenerator
 from e2eaug.models.unet import UNet
 
 __all__ = [
@@ -27,12 +30,17 @@ __all__ = [
     "ArchitectureParams",
     "ConvSpec",
     "DeepLabV3",
+    "FixedASAPNetGenerator",
     "FixedGenerator",
+    "FixedSPADEGenerator",
     "Genotype",
     "MixedCell",
     "PatchDiscriminator",
     "SMPSegmenter",
+    "SPADE",
+    "SearchableASAPNetGenerator",
     "SearchableGenerator",
+    "SearchableSPADEGenerator",
     "UNet",
     "derive",
 ]

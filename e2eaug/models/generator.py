@@ -6,6 +6,9 @@ In :class:`SearchableGenerator` each cell is a softmax-weighted sum of the candi
 :mod:`e2eaug.models.search_space` (DARTS, Liu et al. 2019); the weights ``alpha`` are an input
 of ``forward`` so that another Betty problem can own them. :class:`FixedGenerator` builds only
 the operator chosen per cell by a :class:`~e2eaug.models.search_space.Genotype`.
+The pieces they are built from (:class:`CellFactory`, :class:`SearchableCells`,
+:class:`FixedCells`, :class:`UNetSkeleton`) also build the SPADE- and ASAPNet-style generators
+(:mod:`e2eaug.models.spade`, :mod:`e2eaug.models.asapnet`) on the same search space.
 
 Norms carry no running statistics and there is no dropout: Betty re-runs forwards to compute
 hypergradients, which must be deterministic functions of parameters and batch.
@@ -13,27 +16,30 @@ hypergradients, which must be deterministic functions of parameters and batch.
 
 from __future__ import annotations
 
-import os
-from typing import Any, Callable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, List, Mapping, Optional, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from e2eaug.models.layers import check_divisible, check_image
-from e2eaug.models.search_space import DOWN_OPS, NUM_OPS, UP_OPS, Genotype, derive, down_op, up_op
+from e2eaug.models.search_space import (
+    DOWN_OPS,
+    NUM_OPS,
+    UP_OPS,
+    Genotype,
+    derive,
+    down_op,
+    up_conv,
+    up_op,
+)
 from e2eaug.registry import GENERATORS
 from e2eaug.utils import PathLike
 
 # (cell index, in_channels, out_channels, norm) -> down cell
 DownFactory = Callable[[int, int, int, bool], nn.Module]
-# (cell index, in_channels, out_channels) -> up cell
+# (up-cell index, in_channels, out_channels) -> up cell
 UpFactory = Callable[[int, int, int], nn.Module]
-
-
-def _activations(activation: Optional[str]) -> Tuple[str, str]:
-    """(down, up) activations: pix2pix's (leaky_relu, relu) for ``None``, else one for both."""
-    return ("leaky_relu", "relu") if activation is None else (activation, activation)
 
 
 class MixedCell(nn.Module):
@@ -48,14 +54,115 @@ class MixedCell(nn.Module):
         return sum(w * op(x) for w, op in zip(weights, self.ops))
 
 
-class _UNetGenerator(nn.Module):
+class CellFactory:
+    """Builds a generator's cells from the search space: every candidate mixed, or one chosen.
+
+    Args:
+        genotype: ``None`` for a searchable generator (each cell a :class:`MixedCell` of all
+            candidates), else the genotype whose operator each cell keeps.
+        activation: ``None`` for pix2pix's LeakyReLU(0.2) down / ReLU up, or one name of
+            :func:`~e2eaug.models.layers.make_activation` for every cell (``silu`` is smooth).
+    """
+
+    def __init__(self, genotype: Optional[Genotype], activation: Optional[str]) -> None:
+        self.genotype = genotype
+        self.activation = activation
+        self.down_activation, self.up_activation = (
+            ("leaky_relu", "relu") if activation is None else (activation, activation)
+        )
+
+    @classmethod
+    def fixed(
+        cls,
+        genotype: Union[Genotype, Mapping[str, Any], PathLike],
+        depth: Optional[int],
+        activation: Optional[str],
+    ) -> "CellFactory":
+        """The cells of ``genotype`` (or its dict form or file); ``depth``, if given, must match."""
+        genotype = Genotype.of(genotype)
+        if depth is not None and depth != genotype.depth:
+            raise ValueError(
+                f"depth={depth} does not match the genotype's {genotype.depth} cells per side"
+            )
+        return cls(genotype, activation)
+
+    def _pick(self, side: str, index: int, build: Callable[[str], nn.Module]) -> nn.Module:
+        if self.genotype is None:
+            return MixedCell([build(name) for name in (DOWN_OPS if side == "down" else UP_OPS)])
+        return build(getattr(self.genotype, side)[index])
+
+    def down(self, index: int, in_channels: int, out_channels: int, norm: bool) -> nn.Module:
+        """Down cell ``index``: conv (+ norm) + activation, halving the size."""
+        return self._pick("down", index, lambda name: down_op(
+            name, in_channels, out_channels, norm=norm, activation=self.down_activation
+        ))
+
+    def up(self, index: int, in_channels: int, out_channels: int) -> nn.Module:
+        """Up cell ``index`` (innermost first): transposed conv + norm + activation."""
+        return self._pick("up", index, lambda name: up_op(
+            name, in_channels, out_channels, activation=self.up_activation
+        ))
+
+    def up_conv(self, index: int, in_channels: int, out_channels: int) -> nn.Module:
+        """Up cell ``index``'s bare transposed convolution, for cells that add their own norm."""
+        return self._pick("up", index, lambda name: up_conv(name, in_channels, out_channels))
+
+
+class SearchableCells:
+    """What a searchable generator with ``num_cells`` mixed cells adds: ``alpha``'s shape,
+    its softmax weights and :meth:`derive`. Rows of ``alpha`` are the down cells, then the up
+    cells; columns the candidates."""
+
+    #: Candidates per cell (columns of ``alpha``).
+    num_ops = NUM_OPS
+    num_cells: int
+
+    def _check_alpha(self, alpha: torch.Tensor) -> None:
+        if alpha.shape != (self.num_cells, self.num_ops):
+            raise ValueError(
+                f"alpha must have shape [{self.num_cells}, {self.num_ops}] (num_cells, num_ops), "
+                f"got {list(alpha.shape)}"
+            )
+
+    def cell_weights(self, alpha: torch.Tensor) -> torch.Tensor:
+        """``softmax(alpha)`` per cell, after checking its shape."""
+        self._check_alpha(alpha)
+        return F.softmax(alpha, dim=-1)
+
+    def derive(self, alpha: torch.Tensor) -> Genotype:
+        """The genotype keeping the argmax candidate of each cell."""
+        self._check_alpha(alpha)
+        return derive(alpha)
+
+    def forward(self, mask: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        """Generate images from masks under architecture weights ``alpha`` (see class doc)."""
+        return self._run(mask, self.cell_weights(alpha))
+
+
+class FixedCells:
+    """What a generator built from a genotype adds: ``forward(mask, alpha=None)``."""
+
+    genotype: Genotype
+
+    def forward(self, mask: torch.Tensor, alpha: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Generate images from masks; ``alpha`` must be ``None`` (the architecture is fixed)."""
+        if alpha is not None:
+            raise ValueError(f"{type(self).__name__} has no architecture weights; call it with alpha=None")
+        return self._run(mask, None)
+
+
+class UNetSkeleton(nn.Module):
     """pix2pix U-Net skeleton whose cells come from factories; see the module docstring.
 
     Down cell ``i`` maps width ``w[i]`` (``in_channels`` for ``i = 0``) to ``w[i + 1]`` at half
     the size; it has a norm except in the outermost and innermost cells (as pix2pix: the
     innermost map may be 1x1). Up cell ``j`` maps the previous output, concatenated with the
-    matching skip (``j > 0``), to ``w[depth - 1 - j]`` at twice the size.
+    matching skip (``j > 0``, when :attr:`skips`), to ``w[depth - 1 - j]`` at twice the size.
+    A 3x3 conv maps ``w[0]`` to ``out_channels`` (:meth:`logits`).
     """
+
+    #: Concatenate each down cell's output to the input of the matching up cell (pix2pix).
+    skips = True
 
     def __init__(
         self,
@@ -85,13 +192,12 @@ class _UNetGenerator(nn.Module):
         # widths[i + 1]: output of down cell i; widths[0]: output of the last up cell
         widths = [base_width] + [min(base_width * 2**i, max_width) for i in range(depth)]
         down_in = [in_channels] + widths[1:depth]
-        up_in = [widths[depth]] + [2 * widths[depth - j] for j in range(1, depth)]
+        skip = 2 if self.skips else 1
+        up_in = [widths[depth]] + [skip * widths[depth - j] for j in range(1, depth)]
         self.down = nn.ModuleList(
             down_cell(i, down_in[i], widths[i + 1], 0 < i < depth - 1) for i in range(depth)
         )
-        self.up = nn.ModuleList(
-            up_cell(depth + j, up_in[j], widths[depth - 1 - j]) for j in range(depth)
-        )
+        self.up = nn.ModuleList(up_cell(j, up_in[j], widths[depth - 1 - j]) for j in range(depth))
         self.head = nn.Conv2d(base_width, out_channels, 3, padding=1)
 
     @property
@@ -99,28 +205,37 @@ class _UNetGenerator(nn.Module):
         """Number of cells: ``depth`` down cells, then ``depth`` up cells."""
         return 2 * self.depth
 
-    def _run(self, mask: torch.Tensor, weights: Optional[torch.Tensor]) -> torch.Tensor:
+    def _up(
+        self, module: nn.Module, h: torch.Tensor, mask: torch.Tensor, weights: Optional[torch.Tensor]
+    ) -> torch.Tensor:
+        """Run one up cell (subclasses may feed it the mask too)."""
+        return module(h) if weights is None else module(h, weights)
+
+    def logits(self, mask: torch.Tensor, weights: Optional[torch.Tensor]) -> torch.Tensor:
+        """The head's output ``[N, out_channels, H, W]`` before any squashing; ``weights``
+        ``[num_cells, num_ops]`` mix the candidates of mixed cells (``None`` for fixed cells)."""
         check_image(mask, self.in_channels, "mask")
         check_divisible(mask.shape[-2:], self.depth, type(self).__name__)
-
-        def cell(index: int, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-            return module(x) if weights is None else module(x, weights[index])
 
         skips = []
         h = mask
         for i, module in enumerate(self.down):
-            h = cell(i, module, h)
+            h = module(h) if weights is None else module(h, weights[i])
             skips.append(h)
         skips.pop()
         for j, module in enumerate(self.up):
-            if j > 0:
+            if j > 0 and self.skips:
                 h = torch.cat([skips.pop(), h], dim=1)
-            h = cell(self.depth + j, module, h)
-        return (torch.tanh(self.head(h)) + 1) / 2
+            h = self._up(module, h, mask, None if weights is None else weights[self.depth + j])
+        return self.head(h)
+
+    def _run(self, mask: torch.Tensor, weights: Optional[torch.Tensor]) -> torch.Tensor:
+        """The image in ``[0, 1]``: ``(tanh(logits) + 1) / 2``."""
+        return (torch.tanh(self.logits(mask, weights)) + 1) / 2
 
 
 @GENERATORS.register("searchable")
-class SearchableGenerator(_UNetGenerator):
+class SearchableGenerator(SearchableCells, UNetSkeleton):
     """Mask-to-image U-Net whose cells mix all candidate operators (pix2pix + DARTS).
 
     Args:
@@ -151,7 +266,7 @@ class SearchableGenerator(_UNetGenerator):
         image_size: Optional[int] = None,
         activation: Optional[str] = None,
     ) -> None:
-        down_act, up_act = _activations(activation)
+        cells = CellFactory(None, activation)
         super().__init__(
             in_channels=in_channels,
             out_channels=out_channels,
@@ -159,40 +274,14 @@ class SearchableGenerator(_UNetGenerator):
             base_width=base_width,
             max_width=max_width,
             image_size=image_size,
-            down_cell=lambda i, cin, cout, norm: MixedCell(
-                [down_op(name, cin, cout, norm=norm, activation=down_act) for name in DOWN_OPS]
-            ),
-            up_cell=lambda i, cin, cout: MixedCell(
-                [up_op(name, cin, cout, activation=up_act) for name in UP_OPS]
-            ),
+            down_cell=cells.down,
+            up_cell=cells.up,
         )
         self.activation = activation
 
-    @property
-    def num_ops(self) -> int:
-        """Candidates per cell (columns of ``alpha``)."""
-        return NUM_OPS
-
-    def _check_alpha(self, alpha: torch.Tensor) -> None:
-        if alpha.shape != (self.num_cells, self.num_ops):
-            raise ValueError(
-                f"alpha must have shape [{self.num_cells}, {self.num_ops}] (num_cells, num_ops), "
-                f"got {list(alpha.shape)}"
-            )
-
-    def forward(self, mask: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        """Generate images from masks under architecture weights ``alpha`` (see class doc)."""
-        self._check_alpha(alpha)
-        return self._run(mask, F.softmax(alpha, dim=-1))
-
-    def derive(self, alpha: torch.Tensor) -> Genotype:
-        """The genotype keeping the argmax candidate of each cell."""
-        self._check_alpha(alpha)
-        return derive(alpha)
-
 
 @GENERATORS.register("fixed")
-class FixedGenerator(_UNetGenerator):
+class FixedGenerator(FixedCells, UNetSkeleton):
     """Mask-to-image U-Net built from the operators chosen by a genotype (pix2pix skeleton).
 
     Args:
@@ -223,37 +312,19 @@ class FixedGenerator(_UNetGenerator):
         image_size: Optional[int] = None,
         activation: Optional[str] = None,
     ) -> None:
-        down_act, up_act = _activations(activation)
-        if isinstance(genotype, (str, os.PathLike)):
-            genotype = Genotype.load(genotype)
-        elif not isinstance(genotype, Genotype):
-            genotype = Genotype.from_dict(genotype)
-        if depth is not None and depth != genotype.depth:
-            raise ValueError(
-                f"depth={depth} does not match the genotype's {genotype.depth} cells per side"
-            )
+        cells = CellFactory.fixed(genotype, depth, activation)
         super().__init__(
             in_channels=in_channels,
             out_channels=out_channels,
-            depth=genotype.depth,
+            depth=cells.genotype.depth,
             base_width=base_width,
             max_width=max_width,
             image_size=image_size,
-            down_cell=lambda i, cin, cout, norm: down_op(
-                genotype.down[i], cin, cout, norm=norm, activation=down_act
-            ),
-            up_cell=lambda i, cin, cout: up_op(
-                genotype.up[i - genotype.depth], cin, cout, activation=up_act
-            ),
+            down_cell=cells.down,
+            up_cell=cells.up,
         )
-        self.genotype = genotype
+        self.genotype = cells.genotype
         self.activation = activation
-
-    def forward(self, mask: torch.Tensor, alpha: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Generate images from masks; ``alpha`` must be ``None`` (the architecture is fixed)."""
-        if alpha is not None:
-            raise ValueError("FixedGenerator has no architecture weights; call it with alpha=None")
-        return self._run(mask, None)
 
     @classmethod
     def from_searchable(

@@ -8,15 +8,15 @@ A :class:`Genotype` records the operator chosen per cell and saves to YAML.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Union
 
 import torch
 import yaml
 from torch import nn
 
 from e2eaug.models.layers import make_activation
-
 from e2eaug.utils import PathLike, atomic_write_text
 
 
@@ -43,6 +43,22 @@ UP_OPS: Dict[str, ConvSpec] = _table("upconv", _SPECS)
 NUM_OPS = len(DOWN_OPS)
 
 
+def down_conv(name: str, in_channels: int, out_channels: int, *, bias: bool = True) -> nn.Conv2d:
+    """The bare convolution of candidate ``name`` of :data:`DOWN_OPS`: ``[N, in, H, W]`` ->
+    ``[N, out, H/2, W/2]``."""
+    spec = _lookup(DOWN_OPS, name, "down")
+    return nn.Conv2d(in_channels, out_channels, spec.kernel_size, spec.stride, spec.padding, bias=bias)
+
+
+def up_conv(name: str, in_channels: int, out_channels: int) -> nn.ConvTranspose2d:
+    """The bare transposed convolution (no bias: a norm follows) of candidate ``name`` of
+    :data:`UP_OPS`: ``[N, in, H, W]`` -> ``[N, out, 2H, 2W]``."""
+    spec = _lookup(UP_OPS, name, "up")
+    return nn.ConvTranspose2d(
+        in_channels, out_channels, spec.kernel_size, spec.stride, spec.padding, bias=False
+    )
+
+
 def down_op(
     name: str, in_channels: int, out_channels: int, *, norm: bool, activation: str = "leaky_relu"
 ) -> nn.Sequential:
@@ -58,9 +74,7 @@ def down_op(
     Returns:
         nn.Sequential: maps ``[N, in, H, W]`` to ``[N, out, H/2, W/2]``.
     """
-    spec = _lookup(DOWN_OPS, name, "down")
-    k, s, p = spec.kernel_size, spec.stride, spec.padding
-    layers: List[nn.Module] = [nn.Conv2d(in_channels, out_channels, k, s, p, bias=not norm)]
+    layers: List[nn.Module] = [down_conv(name, in_channels, out_channels, bias=not norm)]
     if norm:
         layers.append(nn.InstanceNorm2d(out_channels, affine=True))
     layers.append(make_activation(activation))
@@ -74,11 +88,8 @@ def up_op(name: str, in_channels: int, out_channels: int, *, activation: str = "
     Returns:
         nn.Sequential: maps ``[N, in, H, W]`` to ``[N, out, 2H, 2W]``.
     """
-    spec = _lookup(UP_OPS, name, "up")
     return nn.Sequential(
-        nn.ConvTranspose2d(
-            in_channels, out_channels, spec.kernel_size, spec.stride, spec.padding, bias=False
-        ),
+        up_conv(name, in_channels, out_channels),
         nn.InstanceNorm2d(out_channels, affine=True),
         make_activation(activation),
     )
@@ -135,6 +146,15 @@ class Genotype:
             if not isinstance(data[key], list) or not all(isinstance(n, str) for n in data[key]):
                 raise ValueError(f"genotype {key!r} must be a list of op names, got {data[key]!r}")
         return cls(down=data["down"], up=data["up"])
+
+    @classmethod
+    def of(cls, value: Union["Genotype", Mapping[str, Any], PathLike]) -> "Genotype":
+        """A genotype, its dict form, or the path of a saved genotype file, as a genotype."""
+        if isinstance(value, Genotype):
+            return value
+        if isinstance(value, (str, os.PathLike)):
+            return cls.load(value)
+        return cls.from_dict(value)
 
     def save(self, path: PathLike) -> None:
         """Write the genotype to ``path`` as YAML, atomically."""
