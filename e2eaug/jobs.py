@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 
 from e2eaug import distributed
+from e2eaug.config import read_yaml, to_dict
 from e2eaug.data import build_data
 from e2eaug.data.build import TestSetConfig, load_test_sets
 from e2eaug.evaluation import evaluate_segmenter
@@ -46,13 +47,45 @@ def _load(engine: Any, run: RunDir, which: str) -> None:
         raise CheckpointError(f"{path} does not fit this config: {first_lines(err)}") from err
 
 
+def _optimizers(engine: Any) -> Dict[str, torch.optim.Optimizer]:
+    """The run's optimizers by the config key of their settings (``seg.optimizer``, ...)."""
+    sections = {names.SEG: "seg", names.AUG: "augmenter", names.ARCH: "arch"}
+    found = {f"{sections[p.name]}.optimizer": p.optimizer for p in engine.problems}
+    disc = getattr(engine.augmenter, "disc_optimizer", None)
+    if disc is not None:
+        found["augmenter.disc_optimizer"] = disc
+    return found
+
+
+def _lookup(tree: Dict[str, Any], key: str) -> Any:
+    for part in key.split("."):
+        tree = tree.get(part) if isinstance(tree, dict) else None
+    return tree
+
+
+def _apply_changed_lrs(engine: Any, saved: Dict[str, Any], resumed: Dict[str, Any]) -> None:
+    """A learning rate the resumed config changes (``--set seg.optimizer.lr=...`` on
+    ``--resume``) replaces the checkpoint's; the others keep the checkpoint's, which a plateau
+    schedule may have lowered."""
+    for key, optimizer in _optimizers(engine).items():
+        old, new = _lookup(saved, f"{key}.lr"), _lookup(resumed, f"{key}.lr")
+        if new is None or new == old:
+            continue
+        was = optimizer.param_groups[0]["lr"]
+        for group in optimizer.param_groups:
+            group["lr"] = new
+        if distributed.is_main():
+            print(f"{key}.lr is now {new:g} (the checkpoint's optimizer had {was:g})")
+
+
 def train(
     cfg: Any, run: Optional[RunDir] = None, resume: bool = False
 ) -> Tuple[Optional[RunDir], Dict[str, Any]]:
     """Train a run (a new folder unless ``run`` is given); returns the folder and best record.
 
     Nothing is written before the config and the data have built an engine and, with
-    ``resume``, ``run``'s ``last.pt`` has loaded into it; the run then drops metric lines
+    ``resume``, ``run``'s ``last.pt`` has loaded into it (a learning rate the resumed config
+    changes then replaces the checkpoint's); the run then drops metric lines
     written after that checkpoint and temporary files a killed process left. A new folder
     is removed again when training stops before its first checkpoint. Ctrl-C is re-raised as
     a ``KeyboardInterrupt`` whose message says how to continue. In a run of several processes
@@ -61,6 +94,7 @@ def train(
     engine, _ = _engine(cfg)
     if resume:
         _load(engine, run, "last")
+        _apply_changed_lrs(engine, read_yaml(run.config_path), to_dict(cfg))
     if not distributed.is_main():
         return None, engine.run()
     new = run is None

@@ -110,3 +110,14 @@ def test_derive_without_an_architecture_is_one_clear_error(tiny_yaml, tmp_path, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "augmenter 'combine' has no architecture to derive" in err[0]
     assert not run.genotype_path.exists()
+
+
+def test_resume_with_a_new_learning_rate_uses_it(tiny_yaml, tmp_path, capsys):
+    assert main(["train", "--config", str(tiny_yaml), "--set", "engine.train_iters=2"]) == 0
+    run = _only_run(tmp_path)
+    assert main(["train", "--config", str(tiny_yaml), "--resume", str(run.path), "--set", "engine.train_iters=4",
+                 "--set", "seg.optimizer.lr=0.0001"]) == 0
+    assert "seg.optimizer.lr is now 0.0001 (the checkpoint's optimizer had 0.001)" in capsys.readouterr().out
+    assert [(s["step"], s["lr"]["seg"], s["lr"]["arch"]) for s in run.read_steps()] == [
+        (1, 1e-3, 3e-3), (2, 1e-3, 3e-3), (3, 1e-4, 3e-3), (4, 1e-4, 3e-3)
+    ]
