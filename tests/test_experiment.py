@@ -67,9 +67,11 @@ def test_grid_reports_and_resumption(tmp_path, capsys):
         rows = list(csv.DictReader(fh))
     assert tuple(rows[0]) == COLUMNS and len(rows) == 4
     assert {r["n_images"] for r in rows} == {"4"}  # the same fixed test set in every cell
+    assert all(float(r["hd95"]) >= 0 and 0 <= float(r["nsd"]) <= 1 for r in rows)
     per_image = [sorted(r["image"] for r in csv.DictReader(open(folder / c.label / "per_image.csv"))) for c in cells]
     assert all(images == per_image[0] for images in per_image)
     md = (folder / "results.md").read_text()
+    assert "| HD95 (px) | NSD |" in md
     assert "| e2eaug | 2 |" in md and "Wilcoxon signed-rank p =" in md and "`e2eaug` vs `none` (best baseline by validation)" in md
     assert (folder / "figure_toy_unet_test.png").stat().st_size > 0
     assert yaml.safe_load((folder / "experiment.yaml").read_text())["name"] == "tiny"
@@ -81,7 +83,7 @@ def test_grid_reports_and_resumption(tmp_path, capsys):
     assert lines[0].endswith("4 cells, 3 finished, 1 to run with 1 job(s)") and cells[0].label in lines[1]
 
     table = compare_table([folder])
-    assert len(table.splitlines()) == 1 + 4 and "e2eaug" in table
+    assert len(table.splitlines()) == 1 + 4 and "e2eaug" in table and "HD95" in table.splitlines()[0]
     assert main(["compare", str(folder / cells[0].label)]) == 0
     assert cells[0].label[:39] in capsys.readouterr().out
 
@@ -142,3 +144,11 @@ def test_shipped_experiment_files_load_in_every_profile(name):
         cells = load_experiment(path, profile).cells()
         assert cells and all(c.config.augmenter.name in ("none", "rotate", "flip", "translate", "combine",
                                                          "pix2pix", "gan_joint", "e2eaug") for c in cells)
+
+
+def test_runs_evaluated_before_the_boundary_metrics_leave_their_cells_empty():
+    from e2eaug.experiment.report import results_csv
+
+    row = {c: 1 for c in COLUMNS} | {"dice": 0.5, "jaccard": 0.25, "hd95": None, "nsd": None}
+    (parsed,) = csv.DictReader(results_csv([row]).splitlines())
+    assert parsed["dice"] == "0.500000" and parsed["hd95"] == "" and parsed["nsd"] == ""

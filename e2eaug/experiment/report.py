@@ -18,7 +18,7 @@ import json
 import statistics
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from e2eaug.config import read_yaml
 from e2eaug.rundir import RunDir
@@ -26,7 +26,9 @@ from e2eaug.utils import atomic_write, atomic_write_text, csv_text
 
 from .spec import ExperimentSpec
 
-COLUMNS = ("data", "image_size", "n_train", "segmenter", "augmenter", "seed", "test_set", "n_images", "dice", "jaccard")
+COLUMNS = ("data", "image_size", "n_train", "segmenter", "augmenter", "seed", "test_set", "n_images", "dice", "jaccard",
+           "hd95", "nsd")
+SCORES = ("dice", "jaccard", "hd95", "nsd")  # hd95 and nsd are empty for runs evaluated before they existed
 METHOD = "e2eaug"
 
 
@@ -34,7 +36,7 @@ def run_rows(run: RunDir, labels: Dict[str, Any]) -> List[Dict[str, Any]]:
     """One row per test set of a finished run (``labels`` gives data, segmenter, ...)."""
     results = json.loads(run.results_path.read_text(encoding="utf-8"))
     return [
-        {**labels, "test_set": name, "n_images": r["n"], "dice": r["dice"], "jaccard": r["jaccard"],
+        {**labels, "test_set": name, "n_images": r["n"], **{m: r.get(m) for m in SCORES},
          "val_dice": results["best_val"]["dice"]}
         for name, r in results["tests"].items()
     ]
@@ -63,10 +65,17 @@ def experiment_rows(spec: ExperimentSpec) -> Tuple[List[Dict[str, Any]], Dict[st
 
 def results_csv(rows: Iterable[Dict[str, Any]]) -> str:
     """``results.csv``: exactly :data:`COLUMNS`, one row per cell and test set."""
-    return csv_text(COLUMNS, ([f"{r[c]:.6f}" if c in ("dice", "jaccard") else r[c] for c in COLUMNS] for r in rows))
+    def cell(row: Dict[str, Any], column: str) -> Any:
+        if column not in SCORES:
+            return row[column]
+        return "" if row[column] is None else f"{row[column]:.6f}"
+
+    return csv_text(COLUMNS, ([cell(r, c) for c in COLUMNS] for r in rows))
 
 
-def _mean_std(values: Sequence[float]) -> str:
+def _mean_std(values: Sequence[Optional[float]]) -> str:
+    if any(v is None for v in values):
+        return "-"
     mean = statistics.fmean(values)
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{mean:.4f} +- {std:.4f}"
@@ -109,16 +118,17 @@ def markdown(spec: ExperimentSpec, rows: List[Dict[str, Any]], runs: Dict[str, R
         means = {a: statistics.fmean(r[metric] for r in rs) for a, rs in by_aug.items()}
         best = max(means, key=means.get)
         lines += [f"## {data}, {size} px, {n} training pairs, {segmenter}, test set `{test_set}`", "",
-                  "| augmenter | seeds | Dice | Jaccard | val Dice |", "|---|---:|---:|---:|---:|"]
+                  "| augmenter | seeds | Dice | Jaccard | HD95 (px) | NSD | val Dice |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
         for aug in spec.augmenters:
             if aug not in by_aug:
                 continue
             rs = by_aug[aug]
-            cells = {m: _mean_std([r[m] for r in rs]) for m in ("dice", "jaccard")}
+            cells = {m: _mean_std([r[m] for r in rs]) for m in SCORES}
             if aug == best:
                 cells[metric] = f"**{cells[metric]}**"
-            lines.append(f"| {aug} | {len(rs)} | {cells['dice']} | {cells['jaccard']} | "
-                         f"{_mean_std([r['val_dice'] for r in rs])} |")
+            lines.append(f"| {aug} | {len(rs)} | {cells['dice']} | {cells['jaccard']} | {cells['hd95']} | "
+                         f"{cells['nsd']} | {_mean_std([r['val_dice'] for r in rs])} |")
         variants = [a for a in by_aug if by_aug[a][0]["method"]]
         baselines = [a for a in by_aug if not by_aug[a][0]["method"]]
         if variants and baselines:
@@ -201,12 +211,15 @@ def compare_table(paths: Sequence[str | Path]) -> str:
             if not run.results_path.is_file():
                 raise FileNotFoundError(f"{path}: no results.json (run `e2eaug evaluate --run {path}` first)")
             runs.append(run)
-    header = f"{'run':<40}{'augmenter':>11}{'n_train':>8}{'seed':>5}  {'test set':<10}{'n':>5}{'Dice':>8}{'Jaccard':>9}"
+    header = (f"{'run':<40}{'augmenter':>11}{'n_train':>8}{'seed':>5}  {'test set':<10}{'n':>5}{'Dice':>8}"
+              f"{'Jaccard':>9}{'HD95':>8}{'NSD':>8}")
     lines = [header]
     for run in runs:
         cfg = read_yaml(run.config_path)
         labels = {"augmenter": cfg["augmenter"]["name"], "n_train": cfg["data"]["n_train"], "seed": cfg["seed"]}
         for r in run_rows(run, labels):
             lines.append(f"{run.path.name[:39]:<40}{r['augmenter']:>11}{r['n_train']:>8}{r['seed']:>5}  "
-                         f"{r['test_set']:<10}{r['n_images']:>5}{r['dice']:>8.4f}{r['jaccard']:>9.4f}")
+                         f"{r['test_set']:<10}{r['n_images']:>5}{r['dice']:>8.4f}{r['jaccard']:>9.4f}"
+                         + "".join(f"{'-' if r[m] is None else format(r[m], '.2f' if m == 'hd95' else '.4f'):>8}"
+                                   for m in ("hd95", "nsd")))
     return "\n".join(lines)
