@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from e2eaug import jobs
