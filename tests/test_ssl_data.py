@@ -94,3 +94,18 @@ def test_config_profiles_and_errors():
             build_config("test", bad)
     with pytest.raises(ConfigError):
         build_config("huge")
+
+
+def test_ham10000_probe_set_is_read_with_its_lesion_ids(tmp_path):
+    pool = tmp_path / "ham10000_unlabelled"
+    names = [f"ISIC_{i}.jpg" for i in range(12)]
+    write_images(pool / "images", names)
+    rows = "".join(f"ISIC_{i},{'nv' if i % 3 else 'mel'},HAM_{i // 2}\n" for i in range(10))
+    (pool / "labels.csv").write_text("id,diagnosis,lesion_id\n" + rows)
+    cfg = build_config("test", ["data.source=real", f"data.root={tmp_path}", "data.probe_set=ham10000",
+                                "data.pool_size=4", "data.heldout_size=2", "grid.pool_sizes=[]"])
+    data = load_data(cfg.data, 4)
+    assert data.probe.images.shape[0] == 10 and data.probe.classes == ("mel", "nv")
+    assert data.probe.groups[:4] == ("HAM_0", "HAM_0", "HAM_1", "HAM_1")
+    with pytest.raises(ConfigError, match="data.probe_set"):
+        build_config("test", ["data.probe_set=isic"])

@@ -1,9 +1,10 @@
 """Linear probe on frozen features."""
 
+import pytest
 import torch
 from torch import nn
 
-from e2eaug.ssl.probe import extract_features, linear_probe, stratified_split
+from e2eaug.ssl.probe import balanced_accuracy, extract_features, grouped_split, linear_probe, stratified_split
 
 
 def test_probe_separates_a_separable_toy_set():
@@ -32,3 +33,41 @@ def test_extract_features_restores_mode():
     net.train()
     feats = extract_features(net, torch.rand(5, 3, 8, 8), batch_size=2)
     assert feats.shape == (5, 4) and net.training
+
+
+def test_grouped_split_keeps_every_group_on_one_side():
+    # 30 lesions of class 0 (1-3 images each), 6 of class 1, one of class 2
+    groups, labels = [], []
+    for lesion in range(37):
+        cls = 0 if lesion < 30 else (1 if lesion < 36 else 2)
+        for _ in range(1 + lesion % 3):
+            groups.append(f"L{lesion}")
+            labels.append(cls)
+    labels = torch.tensor(labels)
+    for seed in (0, 1):
+        tr, te = grouped_split(labels, groups, 0.8, seed)
+        assert sorted(tr.tolist() + te.tolist()) == list(range(len(labels)))
+        train_groups, test_groups = {groups[i] for i in tr.tolist()}, {groups[i] for i in te.tolist()}
+        assert train_groups.isdisjoint(test_groups)
+        for cls in (0, 1):  # classes of several lesions are on both sides, near 80/20 (whole lesions)
+            share = (labels[tr] == cls).sum().item() / (labels == cls).sum().item()
+            assert 0.6 <= share <= 0.95 and (labels[te] == cls).any()
+        assert (labels[tr] == 2).any() and not (labels[te] == 2).any()  # one lesion: training only
+    assert torch.equal(grouped_split(labels, groups, 0.8, 0)[0], grouped_split(labels, groups, 0.8, 0)[0])
+    assert not torch.equal(grouped_split(labels, groups, 0.8, 0)[0], grouped_split(labels, groups, 0.8, 1)[0])
+
+
+def test_balanced_accuracy_and_majority_rate():
+    labels = torch.tensor([0, 0, 0, 0, 1, 1])
+    assert balanced_accuracy(torch.tensor([0, 0, 0, 0, 0, 0]), labels) == 0.5  # accuracy 4/6
+    assert balanced_accuracy(torch.tensor([0, 0, 1, 1, 1, 1]), labels) == 0.75
+    g = torch.Generator().manual_seed(0)
+    labels = torch.tensor([0] * 60 + [1] * 20)
+    feats = torch.randn(80, 8, generator=g)
+    groups = [f"L{i // 2}" for i in range(80)]
+    result = linear_probe(feats, labels, seeds=[0, 1], epochs=5, groups=groups)
+    assert len(result.balanced_accuracies) == len(result.majority_rates) == 2
+    tr, te = grouped_split(labels, groups, 0.8, 0)
+    assert result.majority_rates[0] == pytest.approx((labels[te] == 0).float().mean().item())
+    summary = result.to_dict()
+    assert 0 <= summary["balanced_mean"] <= 1 and summary["majority_rate"] == pytest.approx(0.75, abs=0.05)

@@ -21,7 +21,10 @@ class SSLDataConfig:
 
     ``source: synthetic`` draws from the embedded skin-lesion classification generator;
     ``source: real`` reads ``<root>/ham10000_unlabelled/images`` (unlabelled pool) and
-    ``<root>/ph2`` (labelled probe set); ``root=None`` means ``<repo>/../shared/data``.
+    the labelled probe set of ``probe_set``: ``ph2`` (``<root>/ph2``) or ``ham10000`` (the pool's
+    4009 images with a diagnosis in ``<root>/ham10000_unlabelled/labels.csv``, split by lesion id;
+    self-supervised pretraining uses no labels, as in the paper); ``root=None`` means
+    ``<repo>/../shared/data``.
     ``pool_size`` real images are used for pretraining and ``heldout_size`` further ones form the
     held-out set of the two-level upper loss (disjoint).
     """
@@ -32,6 +35,7 @@ class SSLDataConfig:
     pool_size: int = 1000
     heldout_size: int = 200
     n_labelled: int = 200
+    probe_set: str = "ph2"
     seed: int = 0
 
 
@@ -188,6 +192,8 @@ def validate(cfg: ExperimentConfig) -> None:
         raise ConfigError(
             f"two_level.hypergradient must be darts or neumann, got {cfg.two_level.hypergradient!r}"
         )
+    if cfg.data.probe_set not in ("ph2", "ham10000"):
+        raise ConfigError(f"data.probe_set must be ph2 or ham10000, got {cfg.data.probe_set!r}")
     if not 0.0 < cfg.probe.train_fraction < 1.0:
         raise ConfigError(f"probe.train_fraction must be in (0, 1), got {cfg.probe.train_fraction}")
     for name, value in (("data.pool_size", cfg.data.pool_size), ("ssl.steps", cfg.ssl.steps),

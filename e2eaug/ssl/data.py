@@ -73,15 +73,18 @@ def load_image_folder(folder: Path, size: int, n: Optional[int] = None,
 
 @dataclass
 class LabelledSet:
-    """Images ``(N, 3, H, W)`` in ``[0, 1]``, integer labels ``(N,)`` and the class names."""
+    """Images ``(N, 3, H, W)`` in ``[0, 1]``, integer labels ``(N,)``, the class names and, where
+    known, each image's group (HAM10000's lesion id: images of one lesion)."""
 
     images: torch.Tensor
     labels: torch.Tensor
     classes: Tuple[str, ...]
+    groups: Optional[Tuple[str, ...]] = None
 
 
 def load_labelled_folder(root: Path, size: int) -> LabelledSet:
-    """Read ``root/images/<id>.*`` with labels from ``root/labels.csv`` (columns ``id,diagnosis``).
+    """Read ``root/images/<id>.*`` with labels from ``root/labels.csv`` (columns ``id,diagnosis``,
+    and ``lesion_id`` for the groups where the file has it).
 
     Classes are the sorted distinct diagnoses.
 
@@ -98,7 +101,9 @@ def load_labelled_folder(root: Path, size: int) -> LabelledSet:
         reader = csv.DictReader(fh)
         if not reader.fieldnames or not {"id", "diagnosis"} <= set(reader.fieldnames):
             raise ValueError(f"{csv_path} must have columns id,diagnosis; got {reader.fieldnames}")
-        rows = [(r["id"].strip(), r["diagnosis"].strip()) for r in reader]
+        grouped = "lesion_id" in reader.fieldnames
+        records = list(reader)
+        rows = [(r["id"].strip(), r["diagnosis"].strip()) for r in records]
     if not rows:
         raise ValueError(f"{csv_path} has no rows")
     missing = [i for i, _ in rows if i not in by_stem]
@@ -107,7 +112,8 @@ def load_labelled_folder(root: Path, size: int) -> LabelledSet:
     classes = tuple(sorted({d for _, d in rows}))
     images = torch.stack([_to_tensor(Image.open(by_stem[i]), size) for i, _ in rows])
     labels = torch.tensor([classes.index(d) for _, d in rows])
-    return LabelledSet(images, labels, classes)
+    groups = tuple(r["lesion_id"].strip() for r in records) if grouped else None
+    return LabelledSet(images, labels, classes, groups)
 
 
 # ----------------------------------------------------------------------------- synthetic lesions

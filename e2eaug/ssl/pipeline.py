@@ -41,6 +41,8 @@ from e2eaug.utils import atomic_torch_save, seed_everything
 
 UNLABELLED_DIR = Path("ham10000_unlabelled") / "images"
 LABELLED_DIR = Path("ph2")
+#: The labelled probe sets of ``data.probe_set`` (folders with images/ and labels.csv).
+PROBE_DIRS = {"ph2": LABELLED_DIR, "ham10000": Path("ham10000_unlabelled")}
 
 
 @dataclass
@@ -66,15 +68,16 @@ def load_data(cfg: SSLDataConfig, max_pool: int) -> SSLData:
         probe = make_synthetic_lesions(cfg.n_labelled, cfg.image_size, cfg.seed + 2)
     elif cfg.source == "real":
         root = Path(cfg.root) if cfg.root else default_data_root()
-        for sub in (UNLABELLED_DIR, LABELLED_DIR / "images", LABELLED_DIR / "labels.csv"):
+        probe_dir = PROBE_DIRS[cfg.probe_set]
+        for sub in (UNLABELLED_DIR, probe_dir / "images", probe_dir / "labels.csv"):
             if not (root / sub).exists():
                 raise FileNotFoundError(
                     f"real data not found: {root / sub} is missing. Expected "
-                    f"<data-root>/{UNLABELLED_DIR}/*.jpg and <data-root>/{LABELLED_DIR}/images/ "
+                    f"<data-root>/{UNLABELLED_DIR}/*.jpg and <data-root>/{probe_dir}/images/ "
                     f"with labels.csv (id,diagnosis); pass --data-root or use --data synthetic")
         unlabelled = load_image_folder(root / UNLABELLED_DIR, cfg.image_size, n=n, seed=cfg.seed)
         unlabelled = unlabelled[torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))]
-        probe = load_labelled_folder(root / LABELLED_DIR, cfg.image_size)
+        probe = load_labelled_folder(root / probe_dir, cfg.image_size)
     else:
         raise ValueError(f"data source must be synthetic or real, got {cfg.source!r}")
     return SSLData(unlabelled[:max_pool], unlabelled[max_pool:], probe)
@@ -196,7 +199,8 @@ class Experiment:
         feats = extract_features(backbone, self.data.probe.images)
         return linear_probe(feats, self.data.probe.labels, seeds=p.seeds,
                             train_fraction=p.train_fraction, lr=p.lr, epochs=p.epochs,
-                            batch_size=p.batch_size, report_epochs=p.report_epochs)
+                            batch_size=p.batch_size, report_epochs=p.report_epochs,
+                            groups=self.data.probe.groups)
 
     def _row(self, key: Tuple, name: str, method: str, pool: int, generated: int, fn) -> Dict:
         if key not in self._rows:

@@ -2,16 +2,19 @@
 Grill et al., 2020, at small scale).
 
 The encoder is frozen, so features are computed once (:func:`extract_features`). Per seed,
-:func:`linear_probe` draws a stratified ``train_fraction`` split, standardises features with the
+:func:`linear_probe` draws a stratified ``train_fraction`` split (by group, e.g. HAM10000's
+lesion ids, when groups are given: no lesion on both sides), standardises features with the
 training split's statistics, trains one linear layer with Adam (full epochs of mini-batches)
-and reports accuracy on the rest. The summary is mean and sample standard deviation over seeds;
-the mean accuracy at intermediate epochs shows whether the probe has converged.
+and reports accuracy, balanced accuracy (mean recall over the test split's classes) and the
+majority-class rate (the accuracy of always answering the training split's largest class) on
+the rest. The summary is mean and sample standard deviation over seeds; the mean accuracy at
+intermediate epochs shows whether the probe has converged.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -48,6 +51,45 @@ def stratified_split(labels: torch.Tensor, train_fraction: float,
     return torch.tensor(sorted(train)), torch.tensor(sorted(test))
 
 
+def grouped_split(labels: torch.Tensor, groups: Sequence[str], train_fraction: float,
+                  seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Indices of a ``train_fraction`` / rest split that keeps every group on one side.
+
+    Each group belongs to the class most of its items have; per class, its groups are shuffled
+    and go to training until they hold ``train_fraction`` of the class's items (a class of two
+    or more groups keeps at least one on each side).
+    """
+    if len(groups) != len(labels):
+        raise ValueError(f"need one group per label, got {len(groups)} groups for {len(labels)} labels")
+    rng = np.random.default_rng(seed)
+    members: Dict[str, List[int]] = {}
+    for i, g in enumerate(groups):
+        members.setdefault(g, []).append(i)
+    labels_np = labels.numpy()
+    by_class: Dict[int, List[str]] = {}
+    for g in sorted(members):
+        by_class.setdefault(int(np.bincount(labels_np[members[g]]).argmax()), []).append(g)
+    train, test = [], []
+    for c in sorted(by_class):
+        names = [by_class[c][i] for i in rng.permutation(len(by_class[c]))]
+        target = train_fraction * sum(len(members[g]) for g in names)
+        taken = 0
+        for position, g in enumerate(names):
+            last = position == len(names) - 1
+            if len(names) == 1 or (not last and (position == 0 or taken + len(members[g]) / 2 <= target)):
+                train.extend(members[g])
+                taken += len(members[g])
+            else:
+                test.extend(members[g])
+    return torch.tensor(sorted(train)), torch.tensor(sorted(test))
+
+
+def balanced_accuracy(predicted: torch.Tensor, labels: torch.Tensor) -> float:
+    """Mean over the classes present in ``labels`` of the share of their items predicted right."""
+    recalls = [(predicted[labels == c] == c).float().mean().item() for c in torch.unique(labels).tolist()]
+    return float(np.mean(recalls))
+
+
 @dataclass
 class ProbeResult:
     """Test accuracy per seed, their mean and sample std, the final training loss per seed and,
@@ -56,6 +98,8 @@ class ProbeResult:
     accuracies: List[float]
     final_train_losses: List[float] = field(default_factory=list)
     curve: Dict[int, float] = field(default_factory=dict)
+    balanced_accuracies: List[float] = field(default_factory=list)
+    majority_rates: List[float] = field(default_factory=list)
 
     @property
     def mean(self) -> float:
@@ -66,7 +110,11 @@ class ProbeResult:
         return float(np.std(self.accuracies, ddof=1)) if len(self.accuracies) > 1 else 0.0
 
     def to_dict(self) -> Dict[str, object]:
+        balanced = self.balanced_accuracies
         return {"mean": self.mean, "std": self.std, "accuracies": self.accuracies,
+                "balanced_mean": float(np.mean(balanced)),
+                "balanced_std": float(np.std(balanced, ddof=1)) if len(balanced) > 1 else 0.0,
+                "balanced_accuracies": balanced, "majority_rate": float(np.mean(self.majority_rates)),
                 "final_train_losses": self.final_train_losses,
                 "mean_accuracy_by_epoch": {str(e): a for e, a in self.curve.items()}}
 
@@ -91,9 +139,15 @@ def _accuracy(layer: nn.Linear, x: torch.Tensor, y: torch.Tensor) -> float:
     return (layer(x).argmax(1) == y).float().mean().item()
 
 
+@torch.no_grad()
+def _balanced_accuracy(layer: nn.Linear, x: torch.Tensor, y: torch.Tensor) -> float:
+    return balanced_accuracy(layer(x).argmax(1), y)
+
+
 def linear_probe(features: torch.Tensor, labels: torch.Tensor, *, seeds: Sequence[int] = (0, 1, 2, 3, 4),
                  train_fraction: float = 0.8, lr: float = 1e-4, epochs: int = 500,
-                 batch_size: int = 32, report_epochs: Sequence[int] = ()) -> ProbeResult:
+                 batch_size: int = 32, report_epochs: Sequence[int] = (),
+                 groups: Optional[Sequence[str]] = None) -> ProbeResult:
     """Linear-probe accuracy over ``seeds`` (one split and one initialisation per seed).
 
     Args:
@@ -103,6 +157,8 @@ def linear_probe(features: torch.Tensor, labels: torch.Tensor, *, seeds: Sequenc
         train_fraction: stratified training share; the rest is the test set.
         lr, epochs, batch_size: Adam settings of the linear layer ``nn.Linear(D, classes)``.
         report_epochs: epochs after which the test accuracy is also recorded (``curve``).
+        groups: one group name per item (e.g. a lesion id): the split keeps each group on one
+            side (:func:`grouped_split`); ``None`` splits items (:func:`stratified_split`).
     """
     if features.dim() != 2 or labels.shape != (features.shape[0],):
         raise ValueError(f"need features (N, D) and labels (N,), got {tuple(features.shape)}, "
@@ -113,7 +169,10 @@ def linear_probe(features: torch.Tensor, labels: torch.Tensor, *, seeds: Sequenc
     result = ProbeResult([])
     by_epoch: Dict[int, List[float]] = {e: [] for e in report_epochs if 0 < e <= epochs}
     for seed in seeds:
-        tr, te = stratified_split(labels, train_fraction, seed)
+        if groups is None:
+            tr, te = stratified_split(labels, train_fraction, seed)
+        else:
+            tr, te = grouped_split(labels, groups, train_fraction, seed)
         mean, std = features[tr].mean(0), features[tr].std(0) + 1e-6
         x = (features - mean) / std
         torch.manual_seed(seed)
@@ -126,9 +185,13 @@ def linear_probe(features: torch.Tensor, labels: torch.Tensor, *, seeds: Sequenc
             if epoch in by_epoch:
                 by_epoch[epoch].append(_accuracy(layer, x[te], labels[te]))
         result.accuracies.append(_accuracy(layer, x[te], labels[te]))
+        result.balanced_accuracies.append(_balanced_accuracy(layer, x[te], labels[te]))
+        majority = int(torch.bincount(labels[tr], minlength=num_classes).argmax())
+        result.majority_rates.append((labels[te] == majority).float().mean().item())
         result.final_train_losses.append(loss)
     result.curve = {e: float(np.mean(a)) for e, a in by_epoch.items()}
     return result
 
 
-__all__ = ["ProbeResult", "extract_features", "linear_probe", "stratified_split"]
+__all__ = ["ProbeResult", "balanced_accuracy", "extract_features", "grouped_split", "linear_probe",
+           "stratified_split"]

@@ -56,6 +56,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         "and grid (default: simclr)")
     p.add_argument("--data", choices=["synthetic", "real"], default="synthetic",
                    help="synthetic lesions (no files) or real folders (default: synthetic)")
+    p.add_argument("--probe", choices=["ph2", "ham10000"], default="ph2",
+                   help="labelled probe set of --data real: ph2, or HAM10000's labelled images split "
+                        "by lesion id (default: ph2)")
     p.add_argument("--data-root", default=None,
                    help="folder holding ham10000_unlabelled/images and ph2/ "
                         "(default: <repo>/../shared/data)")
@@ -75,7 +78,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def overrides_from_args(args: argparse.Namespace) -> List[str]:
     """Turn the dedicated options into config overrides (explicit --set wins)."""
-    out = [f"seed={args.seed}", f"data.seed={args.seed}", f"data.source={args.data}"]
+    out = [f"seed={args.seed}", f"data.seed={args.seed}", f"data.source={args.data}",
+           f"data.probe_set={args.probe}"]
     if args.data_root:
         out.append(f"data.root={json.dumps(str(Path(args.data_root).resolve()))}")
     if args.hypergradient:
@@ -89,15 +93,22 @@ def fmt_acc(row: Dict) -> str:
     return f"{row['probe']['mean']:.3f} ± {row['probe']['std']:.3f}"
 
 
+def fmt_balanced(row: Dict) -> str:
+    return f"{row['probe']['balanced_mean']:.3f} ± {row['probe']['balanced_std']:.3f}"
+
+
 def results_markdown(results: Dict, header: str) -> str:
     """The table and the grid as Markdown."""
     notes: List[str] = []
     lines = [header, "", "| pretraining | real pool | generated | probe accuracy (mean ± std) "
-             "| per seed | time (s) |", "|---|---|---|---|---|---|"]
+             "| balanced accuracy | per seed | time (s) |", "|---|---|---|---|---|---|---|"]
     for r in results["table"]:
         seeds = ", ".join(f"{a:.3f}" for a in r["probe"]["accuracies"])
-        lines.append(f"| {r['name']} | {r['pool']} | {r['generated']} | {fmt_acc(r)} | {seeds} "
-                     f"| {r['seconds']:.0f} |")
+        lines.append(f"| {r['name']} | {r['pool']} | {r['generated']} | {fmt_acc(r)} | {fmt_balanced(r)} "
+                     f"| {seeds} | {r['seconds']:.0f} |")
+    if results["table"]:
+        notes.append(f"Majority-class rate (always answering the training split's largest class) on "
+                     f"the test splits: {results['table'][0]['probe']['majority_rate']:.3f}.")
         if "generator_steps" in r:
             notes.append(f"{r['name']}: {r['generator_steps']} generator steps, "
                          f"{r['discriminator_steps']} discriminator steps, generator parameter "
