@@ -67,22 +67,22 @@ def cleanup() -> None:
         dist.destroy_process_group()
 
 
-def average_gradients(params: Iterable[torch.Tensor]) -> None:
-    """Replace each gradient by its mean over the ranks (one all-reduce; no-op in one process).
+def average_gradients(params: Iterable[torch.Tensor], loss: float = 0.0) -> float:
+    """Replace each gradient by its mean over the ranks, and return the mean of ``loss`` (one
+    all-reduce of both; in one process nothing changes and ``loss`` comes back as it is).
 
     A parameter without a gradient takes part with zeros, so every rank reduces the same
-    buffer; a non-finite gradient on any rank makes the mean non-finite on every rank, so all
-    ranks skip that update together.
+    buffer; a non-finite loss or gradient on any rank makes the mean non-finite on every rank,
+    so all ranks skip that update together.
     """
     if not active():
-        return
+        return loss
     params = list(params)
     for p in params:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
-    flat = torch.cat([p.grad.reshape(-1) for p in params]) if params else None
-    if flat is None:
-        return
+    like = params[0].grad if params else torch.zeros((), device="cuda" if dist.get_backend() == "nccl" else "cpu")
+    flat = torch.cat([p.grad.reshape(-1) for p in params] + [like.new_tensor([loss])])
     dist.all_reduce(flat)
     flat /= dist.get_world_size()
     offset = 0
@@ -90,15 +90,7 @@ def average_gradients(params: Iterable[torch.Tensor]) -> None:
         n = p.grad.numel()
         p.grad.copy_(flat[offset : offset + n].view_as(p.grad))
         offset += n
-
-
-def all_true(flag: bool, device: torch.device | str) -> bool:
-    """Whether ``flag`` holds on every rank."""
-    if not active():
-        return flag
-    value = torch.tensor([1.0 if flag else 0.0], device=device)
-    dist.all_reduce(value, op=dist.ReduceOp.MIN)
-    return bool(value.item())
+    return flat[-1].item()
 
 
 def broadcast_object(obj: Any) -> Any:

@@ -56,8 +56,8 @@ class BatchedProblem(ImplicitProblem):
         """Betty's update on the rank-averaged gradients, skipped when this step's loss (on any
         rank) or a gradient is not finite."""
         params = list(self.trainable_parameters())
-        distributed.average_gradients(params)
-        if distributed.all_true(math.isfinite(self.last_loss), self.device) and _finite_grads(params):
+        loss = distributed.average_gradients(params, self.last_loss)
+        if math.isfinite(loss) and _finite_grads(params):
             super().optimizer_step(*args, **kwargs)
         else:
             self.skipped += 1
