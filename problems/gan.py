@@ -4,7 +4,9 @@ Each real step warps the real masks (rotate/flip/translate, ``mask_aug``) and th
 turns them into images: the pairs the segmenter trains on. With ``real_warp.ops`` set, classical
 warps of the real pairs join them (the segmentation loss weighs the mean over both by ``lam``). The generator G is trained with
 ``adversarial + l1_weight * L1(G(mask), image)`` on real pairs; the discriminator D has its
-own optimizer and steps once per real step from ``param_callback``. Three ways to train it:
+own optimizer and steps once per real step from ``param_callback``. With ``gan_warp.ops`` set,
+the GAN's own training pairs are classical warps of the real pairs (image and mask warped
+alike), so G also learns from the warped masks it is asked to render. Three ways to train it:
 
 - ``e2eaug`` (default): G trains jointly with the segmenter, and its architecture weights
   ``alpha`` (a searchable generator's) are searched by the ``arch`` level: three levels.
@@ -22,8 +24,9 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 
 from e2eaug import distributed
+from e2eaug.batching import step_generator
 from e2eaug.config import ComponentConfig, ConfigError, OptimConfig, component
-from e2eaug.data.transforms import OPS, MaskAugmenter
+from e2eaug.data.transforms import OPS, MaskAugmenter, elastic_masks
 from e2eaug.losses import discriminator_loss, generator_adversarial_loss, reconstruction_loss
 from e2eaug.models import ArchitectureParams
 from e2eaug.optim import build_optimizer
@@ -57,11 +60,17 @@ class GANConfig(AugmenterConfig):
     l1_weight: float = 100.0
     reconstruction: str = "l1"
     mask_aug: MaskAugConfig = field(default_factory=MaskAugConfig)
+    #: Elastic deformation of the masks fed to G after ``mask_aug``: the standard deviation of
+    #: the displacement, as a fraction of the side (0: none). New shapes no affine warp makes.
+    mask_elastic: float = 0.0
     #: Classical warps of the real pairs added to the generated ones; ``ops: []`` adds none.
     real_warp: MaskAugConfig = field(default_factory=MaskAugConfig)
     #: ``e2eaug`` only: the arch level also learns the real warps' rotation and shift magnitudes
     #: (each ``2 sigmoid(b) x`` the configured one, ``b`` starting at 0), by the hypergradient.
     search_warp: bool = False
+    #: Classical warps of the real pairs the GAN itself trains on (G's loss and D's step, in
+    #: pretraining too); ``ops: []`` (the default) trains it on the real pairs as they are.
+    gan_warp: MaskAugConfig = field(default_factory=lambda: MaskAugConfig(ops=[]))
     pretrain_steps: int = 100
 
 
@@ -111,8 +120,11 @@ class GANAugmenter(AugmenterProblem):
         self.alpha_module = ArchitectureParams.for_generator(generator) if hasattr(generator, "derive") else None
         if self.alpha_module is not None and not self.searches:
             self.alpha_module.requires_grad_(False)
+        if not 0 <= cfg.mask_elastic < 0.5:
+            raise ConfigError(f"augmenter.mask_elastic must be in [0, 0.5), got {cfg.mask_elastic}")
         self.mask_aug = _warper(cfg.mask_aug)
         self.real_warp = _warper(cfg.real_warp) if cfg.real_warp.ops else None
+        self.gan_warp = _warper(cfg.gan_warp) if cfg.gan_warp.ops else None
         self.searched = None
         if cfg.search_warp:
             if not (self.searches and self.alpha_module is not None and self.real_warp is not None):
@@ -145,15 +157,18 @@ class GANAugmenter(AugmenterProblem):
         return self.module(masks, self.alpha())
 
     def draw(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> Tuple[torch.Tensor, ...]:
-        """Warped masks for G and, with ``real_warp``, warped real images and masks."""
+        """Warped (and with ``mask_elastic``, deformed) masks for G and, with ``real_warp``,
+        warped real images and masks."""
         generator = self.generator(step)
-        drawn = (self.mask_aug(masks, generator),)
+        warped_masks, real = self.mask_aug(masks, generator), ()
         if self.searched is not None:  # the warps' magnitudes are applied in `pairs`
-            drawn += self.real_warp.draw(len(masks), generator, masks.device)
+            real = self.real_warp.draw(len(masks), generator, masks.device)
         elif self.real_warp is not None:
             params = self.real_warp.sample(len(masks), generator, masks.device)
-            drawn += (self.real_warp.apply_images(images, params), self.real_warp.apply(masks, params))
-        return drawn
+            real = (self.real_warp.apply_images(images, params), self.real_warp.apply(masks, params))
+        if self.settings.mask_elastic > 0:  # drawn last: the other draws stay as without it
+            warped_masks = elastic_masks(warped_masks, self.settings.mask_elastic, generator)
+        return (warped_masks, *real)
 
     def pairs(self, images, masks, drawn) -> Optional[Pairs]:
         warped_masks, *real = drawn
@@ -166,6 +181,17 @@ class GANAugmenter(AugmenterProblem):
         return torch.cat([fake, real[0]]), torch.cat([warped_masks, real[1]])
 
     # ------------------------------------------------------------------ training
+    def get_batch(self) -> Tuple[torch.Tensor, ...]:
+        """The next real batch, warped by ``gan_warp`` (a pure function of the draw count)."""
+        images, masks = super().get_batch()
+        if self.gan_warp is None:
+            return images, masks
+        rank, _ = distributed.rank_and_size()
+        stream = "augmenter.gan_warp" + (f".rank{rank}" if rank else "")
+        generator = step_generator(self.seed, stream, self.draws - 1)
+        params = self.gan_warp.sample(len(masks), generator, masks.device)
+        return self.gan_warp.apply_images(images, params), self.gan_warp.apply(masks, params)
+
     def training_step(self, batch):
         images, masks = batch
         fake = self.generate(masks)

@@ -13,8 +13,9 @@ import pytest
 import torch
 import yaml
 
+from e2eaug.batching import step_generator
 from e2eaug.cli import main
-from e2eaug.config import to_dict
+from e2eaug.config import ConfigError, to_dict
 from e2eaug.data import build_data
 from e2eaug.engines import build_engine
 from e2eaug.problems import names
@@ -185,6 +186,44 @@ def test_real_warp_adds_warped_real_pairs_beside_the_generated_ones():
     grads = torch.autograd.grad(x[len(images):].sum(), weights, allow_unused=True, retain_graph=True)
     assert all(g is None or not g.any() for g in grads)
     assert any(g is not None and g.any() for g in torch.autograd.grad(x[: len(images)].sum(), weights))
+
+
+def test_gan_warp_trains_the_gan_on_warped_real_pairs():
+    plain, _ = _engine("gan_joint")
+    warped, _ = _engine("gan_joint", ["augmenter.gan_warp={ops: [translate], max_fraction: 0.2}"])
+    again, _ = _engine("gan_joint", ["augmenter.gan_warp={ops: [translate], max_fraction: 0.2}"])
+    for _ in range(3):  # batch k of each stream, the warp a pure function of k
+        images, masks = plain.augmenter.get_batch()
+        x, m = warped.augmenter.get_batch()
+        x2, m2 = again.augmenter.get_batch()
+        assert torch.equal(x, x2) and torch.equal(m, m2)
+        assert not torch.equal(m, masks) and m.sum() > 0
+        # image and mask warped alike: the real pixels stay on the mask they belong to
+        params = warped.augmenter.gan_warp.sample(
+            len(masks), step_generator(warped.augmenter.seed, "augmenter.gan_warp", warped.augmenter.draws - 1)
+        )
+        assert torch.equal(m, warped.augmenter.gan_warp.apply(masks, params))
+        assert torch.allclose(x, warped.augmenter.gan_warp.apply_images(images, params))
+    aug = warped.augmenter
+    aug.fit_step()  # G's loss and D's step both see the warped pairs of draw 3
+    masks = aug.batcher.batch(3, "cpu")[1]
+    params = aug.gan_warp.sample(len(masks), step_generator(aug.seed, "augmenter.gan_warp", 3))
+    assert torch.equal(aug.cur_batch[1], aug.gan_warp.apply(masks, params))
+
+
+def test_mask_elastic_deforms_only_the_masks_fed_to_the_generator():
+    plain, _ = _engine("gan_joint", REAL_WARP)
+    elastic, _ = _engine("gan_joint", [*REAL_WARP, "augmenter.mask_elastic=0.08"])
+    images, masks = plain.augmenter.get_batch()
+    base, *base_real = plain.augmenter.draw(images, masks, 5)
+    deformed, *real = elastic.augmenter.draw(images, masks, 5)
+    again, *_ = elastic.augmenter.draw(images, masks, 5)
+    assert torch.equal(deformed, again)  # a pure function of the step
+    assert all(torch.equal(a, b) for a, b in zip(real, base_real))  # the real warps are untouched
+    changed = (deformed != base).float().mean()
+    assert 0 < changed < 0.5 and set(deformed.unique().tolist()) <= {0.0, 1.0}
+    with pytest.raises(ConfigError, match="augmenter.mask_elastic"):
+        _engine("gan_joint", ["augmenter.mask_elastic=0.7"])
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,3 +156,38 @@ def test_runs_evaluated_before_the_boundary_metrics_leave_their_cells_empty():
     row = {c: 1 for c in COLUMNS} | {"dice": 0.5, "jaccard": 0.25, "hd95": None, "nsd": None}
     (parsed,) = csv.DictReader(results_csv([row]).splitlines())
     assert parsed["dice"] == "0.500000" and parsed["hd95"] == "" and parsed["nsd"] == ""
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc")
+def test_a_worker_ends_when_its_runner_is_killed(tmp_path):
+    """A killed runner (SIGKILL: no clean-up runs in it) leaves no worker training on."""
+    pid_file = tmp_path / "worker.pid"
+    worker = (
+        "import os, time; from e2eaug.experiment.runner import _exit_with_parent; "
+        f"_exit_with_parent(os.getppid(), 0.05); open({str(pid_file)!r}, 'w').write(str(os.getpid())); "
+        "time.sleep(60)"
+    )
+    runner = subprocess.Popen(
+        [sys.executable, "-c", f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {worker!r}]); time.sleep(60)"]
+    )
+    deadline = time.time() + 60
+    while not pid_file.is_file() or not pid_file.read_text():
+        assert time.time() < deadline and runner.poll() is None, "the worker did not start"
+        time.sleep(0.05)
+    pid = int(pid_file.read_text())
+    assert _running(pid)
+    runner.kill()
+    runner.wait()
+    deadline = time.time() + 10
+    while _running(pid):
+        assert time.time() < deadline, "the worker outlived its runner"
+        time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"

@@ -124,6 +124,22 @@ class _Sampler:
         return theta
 
 
+def elastic_masks(masks: torch.Tensor, magnitude: float, generator: torch.Generator, grid: int = 4) -> torch.Tensor:
+    """Elastically deform binary masks ``[B,1,H,W]``: each sample's displacement field is a
+    ``grid x grid`` field of control points ~ N(0, magnitude^2) (in fractions of the side),
+    upsampled bicubically; nearest-neighbour sampling, background outside. Draws its noise from
+    ``generator`` (on the generator's device, then moved)."""
+    n, _, height, width = masks.shape
+    noise = torch.randn(n, 2, grid, grid, generator=generator, device=generator.device).to(masks.device)
+    field = F.interpolate(noise, size=(height, width), mode="bicubic", align_corners=True)
+    identity = torch.eye(2, 3, device=masks.device).expand(n, 2, 3)
+    base = F.affine_grid(identity, [n, 1, height, width], align_corners=False)
+    # coordinates span 2 per side, so a displacement of f sides is 2 f
+    coords = base + 2 * magnitude * field.permute(0, 2, 3, 1)
+    warped = F.grid_sample(masks.float(), coords, mode="nearest", padding_mode="zeros", align_corners=False)
+    return (warped > 0.5).float()
+
+
 class MaskAugmenter:
     """Random rotate/flip/translate of a batch of binary masks (and, by :meth:`apply_images`
     with the same parameters, of their images), on the masks' device.

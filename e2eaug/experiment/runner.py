@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -54,6 +56,18 @@ def run_cell(cell: Cell) -> Dict[str, Any]:
         return {"label": cell.label, "ok": False, "seconds": time.time() - start, "error": message}
 
 
+def _exit_with_parent(parent: int, poll_s: float = 0.5) -> None:
+    """Worker initializer: end this process once its parent runner is gone (killed or
+    crashed), so no orphaned worker goes on training queued cells."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _line(done: int, total: int, cell: Cell, outcome: Dict[str, Any], metric: str) -> str:
     where = f"[{done}/{total}] {cell.label}"
     if not outcome["ok"]:
@@ -92,7 +106,8 @@ def run_experiment(spec: ExperimentSpec, jobs: int = 1, echo: Callable[[str], No
         for cell in todo:
             report(cell, run_cell(cell))
     else:
-        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+        context = mp.get_context("spawn")
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:
             futures = {pool.submit(run_cell, cell): cell for cell in todo}
             for future in as_completed(futures):
                 report(futures[future], future.result())
