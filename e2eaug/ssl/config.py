@@ -60,7 +60,8 @@ class GANConfig:
 
 @dataclass
 class SSLTrainConfig:
-    """Self-supervised pretraining (SimCLR or BYOL) and its view augmentations."""
+    """Self-supervised pretraining (SimCLR or BYOL), its encoder's stem and its view
+    augmentations (``stem_stride``, ``stem_maxpool``: see ``SmallResNet18``)."""
 
     steps: int = 200
     batch_size: int = 32
@@ -73,13 +74,17 @@ class SSLTrainConfig:
     crop_scale: List[float] = field(default_factory=lambda: [0.2, 1.0])
     jitter_strength: float = 0.5
     gray_prob: float = 0.2
+    stem_stride: int = 1
+    stem_maxpool: bool = False
 
 
 @dataclass
 class ProbeConfig:
     """Linear probe on frozen features: Adam, ``train_fraction`` split, one run per seed.
 
-    ``report_epochs`` also records the test accuracy at those epochs (a convergence check).
+    ``report_epochs`` also records the test accuracy at those epochs (a convergence check);
+    ``validation`` also fits a probe on ``train_fraction`` of each training split and scores it
+    on the rest (the figure to choose settings by).
     """
 
     seeds: List[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
@@ -88,6 +93,7 @@ class ProbeConfig:
     epochs: int = 2000
     batch_size: int = 32
     report_epochs: List[int] = field(default_factory=lambda: [250, 500, 1000])
+    validation: bool = True
 
 
 @dataclass

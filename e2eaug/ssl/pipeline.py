@@ -93,8 +93,13 @@ def build_ssl(method: str, cfg: SSLTrainConfig, device: torch.device, seed: int)
     """A freshly initialised SimCLR/BYOL on a small-input ResNet-18 (``weights=None``)."""
     seed_everything(seed)
     kwargs = {"temperature": cfg.temperature} if method == "simclr" else {"base_tau": cfg.byol_tau}
-    return build_method(method, backbone=SmallResNet18(), hidden_dim=cfg.hidden_dim,
+    return build_method(method, backbone=encoder(cfg), hidden_dim=cfg.hidden_dim,
                         proj_dim=cfg.proj_dim, **kwargs).to(device)
+
+
+def encoder(cfg: SSLTrainConfig) -> SmallResNet18:
+    """A randomly initialised encoder with the config's stem."""
+    return SmallResNet18(stem_stride=cfg.stem_stride, stem_maxpool=cfg.stem_maxpool)
 
 
 def ssl_optimizer(model: SSLMethod, cfg: SSLTrainConfig) -> torch.optim.Optimizer:
@@ -200,7 +205,7 @@ class Experiment:
         return linear_probe(feats, self.data.probe.labels, seeds=p.seeds,
                             train_fraction=p.train_fraction, lr=p.lr, epochs=p.epochs,
                             batch_size=p.batch_size, report_epochs=p.report_epochs,
-                            groups=self.data.probe.groups)
+                            groups=self.data.probe.groups, validation=p.validation)
 
     def _row(self, key: Tuple, name: str, method: str, pool: int, generated: int, fn) -> Dict:
         if key not in self._rows:
@@ -211,8 +216,11 @@ class Experiment:
             self._save("encoders", "_".join(map(str, key)), backbone.state_dict())
             result = self.probe(backbone)
             seconds = time.time() - t0
-            print(f"[{name}] probe accuracy {result.mean:.3f} +- {result.std:.3f} "
-                  f"({seconds:.0f}s)", flush=True)
+            summary = result.to_dict()
+            val = (f", validation {summary['val_mean']:.3f} / balanced {summary['val_balanced_mean']:.3f}"
+                   if "val_mean" in summary else "")
+            print(f"[{name}] probe accuracy {result.mean:.3f} +- {result.std:.3f}, balanced "
+                  f"{summary['balanced_mean']:.3f}{val} ({seconds:.0f}s)", flush=True)
             self._rows[key] = {"name": name, "method": method, "pool": pool,
                                "generated": generated, "probe": result.to_dict(),
                                "seconds": round(seconds, 1), **extra}
@@ -227,7 +235,7 @@ class Experiment:
 
         def fn():
             seed_everything(self.cfg.seed)
-            return SmallResNet18().to(self.device), {}
+            return encoder(self.cfg.ssl).to(self.device), {}
 
         return self._row(("none",), "no pretraining", "none", 0, 0, fn)
 

@@ -97,15 +97,23 @@ def fmt_balanced(row: Dict) -> str:
     return f"{row['probe']['balanced_mean']:.3f} ± {row['probe']['balanced_std']:.3f}"
 
 
+def fmt_validation(row: Dict) -> str:
+    p = row["probe"]
+    if "val_mean" not in p:
+        return "-"
+    return f"{p['val_mean']:.3f} / {p['val_balanced_mean']:.3f}"
+
+
 def results_markdown(results: Dict, header: str) -> str:
     """The table and the grid as Markdown."""
     notes: List[str] = []
     lines = [header, "", "| pretraining | real pool | generated | probe accuracy (mean ± std) "
-             "| balanced accuracy | per seed | time (s) |", "|---|---|---|---|---|---|---|"]
+             "| balanced accuracy | validation accuracy / balanced | per seed | time (s) |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in results["table"]:
         seeds = ", ".join(f"{a:.3f}" for a in r["probe"]["accuracies"])
         lines.append(f"| {r['name']} | {r['pool']} | {r['generated']} | {fmt_acc(r)} | {fmt_balanced(r)} "
-                     f"| {seeds} | {r['seconds']:.0f} |")
+                     f"| {fmt_validation(r)} | {seeds} | {r['seconds']:.0f} |")
     if results["table"]:
         notes.append(f"Majority-class rate (always answering the training split's largest class) on "
                      f"the test splits: {results['table'][0]['probe']['majority_rate']:.3f}.")
