@@ -38,6 +38,8 @@ def test_tiny_runs_write_results(tmp_path, mode, method):
     assert session["args"]["mode"] == mode and session["device"] == "cpu"
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["table"] == results["table"]
+    rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
+    assert rows == saved["table"]
     names = [row["name"] for row in saved["table"]]
     if mode == "pipeline":
         assert names == ["no pretraining", "byol", "byol + GAN"]

@@ -99,9 +99,11 @@ def test_config_profiles_and_errors():
     for bad in (["ssl.nope=1"], ["data.image_size=24"], ["two_level.hypergradient=cg"]):
         with pytest.raises(ConfigError):
             build_config("test", bad)
-    with pytest.raises(ConfigError, match="known profiles: full, paper, quick, test"):
+    with pytest.raises(ConfigError, match="known profiles: cpu_ham10000, full, paper, quick, test"):
         build_config("huge")
-    assert profile_names() == ["full", "paper", "quick", "test"]
+    assert profile_names() == ["cpu_ham10000", "full", "paper", "quick", "test"]
+    tuned = build_config("cpu_ham10000")  # quick, with the settings measured on HAM10000
+    assert tuned.ssl.steps == 250 and tuned.ssl.stem_stride == 2 and tuned.gan.steps == 400
     with pytest.raises(ConfigError, match="ssl.optimizer.lr"):  # e2eaug's value limits apply
         build_config("test", ["ssl.optimizer.lr=0"])
     with pytest.raises(ConfigError, match="gan.batch_size"):

@@ -24,7 +24,7 @@ import torch
 from e2eaug.batching import StepBatcher, stream_seed
 from e2eaug.data.folder import read_images
 from e2eaug.optim import build_optimizer
-from e2eaug.utils import atomic_torch_save, seed_everything
+from e2eaug.utils import atomic_torch_save, json_text, seed_everything
 from examples.ssl_gan.backbone import SmallResNet18
 from examples.ssl_gan.config import ExperimentConfig, SSLDataConfig, SSLTrainConfig
 from examples.ssl_gan.data import LabelledSet, default_data_root, labelled_set, seeded_subset, synthetic_lesions
@@ -144,7 +144,7 @@ class Experiment:
     Args:
         cfg: the resolved experiment config.
         device: where models train.
-        save_dir: where each row's encoder (``encoders/<row>.pt``, the backbone's state dict)
+        save_dir: where each finished row is appended to ``rows.jsonl`` and each row's encoder (``encoders/<row>.pt``, the backbone's state dict)
             and each trained GAN (``gans/<name>.pt``: generator and discriminator) are saved;
             ``None`` saves nothing.
     """
@@ -217,8 +217,11 @@ class Experiment:
             print(f"[{name}] probe accuracy {result.mean:.3f} +- {result.std:.3f}, balanced "
                   f"{summary['balanced_mean']:.3f}{val} ({seconds:.0f}s)", flush=True)
             self._rows[key] = {"name": name, "method": method, "pool": pool,
-                               "generated": generated, "probe": result.to_dict(),
+                               "generated": generated, "probe": summary,
                                "seconds": round(seconds, 1), **extra}
+            if self.save_dir is not None:  # each row as it finishes, should the run stop early
+                with open(self.save_dir / "rows.jsonl", "a", encoding="utf-8") as fh:
+                    fh.write(json_text(self._rows[key]) + "\n")
         return self._rows[key]
 
     def _save(self, folder: str, name: str, state: Dict) -> None:
