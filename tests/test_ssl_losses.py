@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from e2eaug.ssl.byol import BYOL, cosine_tau, ema_update, regression_loss
-from e2eaug.ssl.simclr import nt_xent_loss
+from examples.ssl_gan.byol import BYOL, cosine_tau, ema_update, regression_loss
+from examples.ssl_gan.simclr import nt_xent_loss
 
 
 class TinyBackbone(nn.Module):

@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from e2eaug.ssl.probe import balanced_accuracy, extract_features, grouped_split, linear_probe, stratified_split
+from examples.ssl_gan.backbone import SmallResNet18
+from examples.ssl_gan.probe import balanced_accuracy, extract_features, grouped_split, linear_probe, stratified_split
 
 
 def test_probe_separates_a_separable_toy_set():
@@ -71,3 +72,28 @@ def test_balanced_accuracy_and_majority_rate():
     assert result.majority_rates[0] == pytest.approx((labels[te] == 0).float().mean().item())
     summary = result.to_dict()
     assert 0 <= summary["balanced_mean"] <= 1 and summary["majority_rate"] == pytest.approx(0.75, abs=0.05)
+
+
+def test_validation_figure_never_sees_the_test_items():
+    g = torch.Generator().manual_seed(1)
+    labels = torch.tensor([0] * 60 + [1] * 40)
+    groups = [f"L{i // 2}" for i in range(100)]
+    feats = torch.randn(100, 8, generator=g) + labels[:, None].float()
+    a = linear_probe(feats, labels, seeds=[0], lr=0.01, epochs=30, groups=groups, validation=True)
+    _, te = grouped_split(labels, groups, 0.8, 0)
+    scrambled = feats.clone()
+    scrambled[te] = torch.randn(len(te), 8, generator=g) * 5
+    b = linear_probe(scrambled, labels, seeds=[0], lr=0.01, epochs=30, groups=groups, validation=True)
+    assert a.val_accuracies == b.val_accuracies and a.val_balanced_accuracies == b.val_balanced_accuracies
+    assert a.accuracies != b.accuracies
+    assert 0.5 < a.val_accuracies[0] <= 1 and set(a.to_dict()) >= {"val_mean", "val_balanced_mean"}
+    assert "val_mean" not in linear_probe(feats, labels, seeds=[0], epochs=2).to_dict()
+
+
+@pytest.mark.parametrize("stride,maxpool", [(1, False), (2, False), (2, True)])
+def test_encoder_stems_give_512_features(stride, maxpool):
+    net = SmallResNet18(stem_stride=stride, stem_maxpool=maxpool)
+    assert net(torch.rand(2, 3, 32, 32)).shape == (2, 512)
+    assert net.net.conv1.stride == (stride, stride)
+    with pytest.raises(ValueError, match="stem_stride"):
+        SmallResNet18(stem_stride=0)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from e2eaug.ssl.style_gan import (
+from examples.ssl_gan.style_gan import (
     Discriminator,
     StyleGenerator,
     discriminator_loss,

@@ -5,19 +5,18 @@ import torch
 from betty.hypergradient import get_grads
 from torch import nn
 
-from e2eaug.ssl.byol import BYOL
-from e2eaug.ssl.data import ImagePool
-from e2eaug.ssl.problems import (
-    GEN,
+from e2eaug.problems.names import AUG
+from examples.ssl_gan.byol import BYOL
+from examples.ssl_gan.problems import (
     SSL,
     GeneratorProblem,
     SSLProblem,
     TwoLevelEngine,
     betty_configs,
 )
-from e2eaug.ssl.simclr import SimCLR
-from e2eaug.ssl.style_gan import Discriminator, StyleGenerator
-from e2eaug.ssl.views import ViewConfig
+from examples.ssl_gan.simclr import SimCLR
+from examples.ssl_gan.style_gan import Discriminator, StyleGenerator
+from examples.ssl_gan.views import ViewConfig
 
 
 class TinyBackbone(nn.Module):
@@ -40,8 +39,8 @@ def build(hypergradient="darts", unroll=1, method="simclr", steps=4):
         model = SimCLR(backbone=TinyBackbone(), hidden_dim=16, proj_dim=8)
     else:
         model = BYOL(backbone=TinyBackbone(), hidden_dim=16, proj_dim=8, base_tau=0.9)
-    pool = ImagePool(torch.rand(20, 3, 8, 8))
-    heldout = ImagePool(torch.rand(10, 3, 8, 8))
+    pool = torch.rand(20, 3, 8, 8)
+    heldout = torch.rand(10, 3, 8, 8)
     gen_cfg, ssl_cfg = betty_configs(hypergradient, unroll, 0.01, 1, 0.1)
     views = ViewConfig()
     ssl = SSLProblem(config=ssl_cfg, method=model,
@@ -68,9 +67,9 @@ def changed(module, before):
 
 def test_problem_names_are_wired():
     engine, gen, ssl = build()
-    assert (GEN, SSL) == ("gen", "ssl")
-    assert getattr(engine, GEN) is gen and getattr(ssl, GEN) is gen and getattr(gen, SSL) is ssl
-    assert [[p.name for p in path] for path in gen.paths] == [["gen", "ssl", "gen"]]
+    assert (AUG, SSL) == ("aug", "ssl")
+    assert getattr(engine, AUG) is gen and getattr(ssl, AUG) is gen and getattr(gen, SSL) is ssl
+    assert [[p.name for p in path] for path in gen.paths] == [["aug", "ssl", "aug"]]
     assert ssl.leaf and not gen.leaf
     assert gen.device == ssl.device == torch.device("cpu")
 
@@ -130,7 +129,7 @@ def test_ssl_problem_needs_generated_images():
         SSLProblem(config=betty_configs("darts", 1, 0.01, 1, 0.1)[1],
                    method=SimCLR(backbone=TinyBackbone()), optimizer=torch.optim.SGD(
                        [nn.Parameter(torch.zeros(1))], lr=0.1),
-                   pool=ImagePool(torch.rand(4, 3, 8, 8)), real_batch=4, gen_batch=0,
+                   pool=torch.rand(4, 3, 8, 8), real_batch=4, gen_batch=0,
                    view_cfg=ViewConfig(), total_steps=1, seed=0)
     with pytest.raises(ValueError):
         betty_configs("cg", 1, 0.01, 1, 0.1)

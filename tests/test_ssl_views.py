@@ -2,7 +2,7 @@
 
 import torch
 
-from e2eaug.ssl.views import ViewConfig, apply_view, sample_view_params
+from examples.ssl_gan.views import ViewConfig, apply_view, sample_view_params
 
 
 def identity_params(n):

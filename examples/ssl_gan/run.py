@@ -6,10 +6,12 @@ Modes:
   two-level  Betty: generator (upper: adversarial + beta * SSL loss on held-out real images) over
              the SSL encoder (lower: real + live generated images), hypergradient darts|neumann.
   benchmark  the results table (no pretraining; SimCLR, BYOL without/with GAN; two-level
-             --method) and the pool-size x generated-count grid for --method.
+             --method at --beta and at beta = 0) and the pool-size x generated-count grid for
+             --method.
 
 Writes to --out (default: a new folder runs/ssl_gan/<mode>-<timestamp> per run): config.yaml
-(resolved config and arguments), command.txt, results.json, results.md, samples.png (rows:
+(the resolved config), run_info.json (arguments, versions, git commit, device, threads),
+command.txt, results.json, results.md, samples.png (rows:
 real, pipeline GAN, two-level GAN), encoders/<row>.pt (each row's backbone state dict) and
 gans/<name>.pt (each trained GAN's generator and discriminator).
 
@@ -31,14 +33,17 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import torch
-import yaml
 from torchvision.utils import save_image
 
-from e2eaug.config import to_dict
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from e2eaug.config import ConfigError
+from e2eaug.provenance import session_info
 from e2eaug.rundir import RunDir
-from e2eaug.ssl.config import PROFILES, build_config
-from e2eaug.ssl.pipeline import run
 from e2eaug.utils import atomic_write, atomic_write_text, default_device
+from examples.ssl_gan.config import build_config, profile_names
+from examples.ssl_gan.pipeline import run
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -48,9 +53,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mode", choices=["pipeline", "two-level", "benchmark"], default="pipeline",
                    help="what to run (default: pipeline)")
-    p.add_argument("--profile", choices=list(PROFILES), default="quick",
-                   help="sizes and schedules: test (seconds), quick (CPU, ~30-40 min for "
-                        "benchmark), full (64 px), paper (256 px, GPU) (default: quick)")
+    p.add_argument("--profile", default="quick", metavar="|".join(profile_names()) + "|PATH",
+                   help="sizes and schedules (profiles/*.yaml, or a YAML file of your own): test "
+                        "(seconds), quick (CPU, 32 px), full (64 px), paper (256 px, GPU) "
+                        "(default: quick)")
     p.add_argument("--method", choices=["simclr", "byol"], default="simclr",
                    help="SSL method of pipeline/two-level and of the benchmark's two-level row "
                         "and grid (default: simclr)")
@@ -97,23 +103,30 @@ def fmt_balanced(row: Dict) -> str:
     return f"{row['probe']['balanced_mean']:.3f} ± {row['probe']['balanced_std']:.3f}"
 
 
+def fmt_validation(row: Dict) -> str:
+    p = row["probe"]
+    if "val_mean" not in p:
+        return "-"
+    return f"{p['val_mean']:.3f} / {p['val_balanced_mean']:.3f}"
+
+
 def results_markdown(results: Dict, header: str) -> str:
     """The table and the grid as Markdown."""
     notes: List[str] = []
     lines = [header, "", "| pretraining | real pool | generated | probe accuracy (mean ± std) "
-             "| balanced accuracy | per seed | time (s) |", "|---|---|---|---|---|---|---|"]
+             "| balanced accuracy | validation accuracy / balanced | per seed | time (s) |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in results["table"]:
         seeds = ", ".join(f"{a:.3f}" for a in r["probe"]["accuracies"])
         lines.append(f"| {r['name']} | {r['pool']} | {r['generated']} | {fmt_acc(r)} | {fmt_balanced(r)} "
-                     f"| {seeds} | {r['seconds']:.0f} |")
+                     f"| {fmt_validation(r)} | {seeds} | {r['seconds']:.0f} |")
     if results["table"]:
         notes.append(f"Majority-class rate (always answering the training split's largest class) on "
                      f"the test splits: {results['table'][0]['probe']['majority_rate']:.3f}.")
-        if "generator_steps" in r:
-            notes.append(f"{r['name']}: {r['generator_steps']} generator steps, "
-                         f"{r['discriminator_steps']} discriminator steps, generator parameter "
-                         f"change (L2) {r['generator_param_change']:.3f}; per SSL batch "
-                         f"{r['real_per_batch']} real + {r['generated_per_batch']} generated.")
+    notes += [f"{r['name']}: {r['generator_steps']} generator steps, {r['discriminator_steps']} "
+              f"discriminator steps, generator parameter change (L2) {r['generator_param_change']:.3f}; "
+              f"per SSL batch {r['real_per_batch']} real + {r['generated_per_batch']} generated."
+              for r in results["table"] if "generator_steps" in r]
     if results["grid"]:
         pools = sorted({r["pool"] for r in results["grid"]})
         gens = sorted({r["generated"] for r in results["grid"]})
@@ -144,17 +157,22 @@ def results_markdown(results: Dict, header: str) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> Dict:
+    """Run the command line ``argv``; returns the results written to ``results.json``."""
     args = parse_args(argv)
     cfg = build_config(args.profile, overrides_from_args(args))
     device = default_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    out = Path(args.out) if args.out else RunDir.create("runs/ssl_gan", args.mode).path
+    if args.out:
+        run_dir = RunDir(args.out)
+        run_dir.path.mkdir(parents=True, exist_ok=True)
+    else:
+        run_dir = RunDir.create("runs/ssl_gan", args.mode)
+    out = run_dir.path
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv or sys.argv[1:])])
     atomic_write_text(out / "command.txt", command + "\n")
-    atomic_write_text(out / "config.yaml", yaml.safe_dump(
-        {"args": vars(args), "device": str(device), "torch_threads": torch.get_num_threads(),
-         "config": to_dict(cfg)}, sort_keys=False))
+    run_dir.write_config(cfg)
+    run_dir.record_session({**session_info(device, 0), "args": vars(args)})
     print(f"{args.mode} | profile {args.profile} | {args.data} data | device {device} | "
           f"threads {torch.get_num_threads()} | out {out}", flush=True)
 
@@ -174,12 +192,19 @@ def main(argv: Optional[List[str]] = None) -> Dict:
               f"training the GAN when that row first needs it.\n\nCommand: `{command}`")
     atomic_write_text(out / "results.md", results_markdown(results, header))
     samples = exp.samples()
-    atomic_write(out / "samples.png",
-                 lambda tmp: save_image(samples, tmp, nrow=8,
-                                        format="png"))
+    atomic_write(out / "samples.png", lambda tmp: save_image(samples, tmp, nrow=8, format="png"))
     print(results_markdown(results, f"done in {wall / 60:.1f} min"), flush=True)
     return results
 
 
+def cli() -> None:
+    """:func:`main` with bad input as one line ``run.py: error: ...`` and exit code 2."""
+    try:
+        main()
+    except (ConfigError, FileNotFoundError, ValueError) as err:
+        print(f"run.py: error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    main()
+    cli()

@@ -1,18 +1,22 @@
-"""Typed configuration of the SSL example: one dataclass per component, plus named profiles.
+"""Typed configuration of the SSL example: one dataclass per component, and YAML profiles.
 
-``build_config(profile, overrides)`` starts from a profile (``test``, ``quick``, ``full``,
-``paper``) and applies ``"a.b=value"`` overrides; unknown keys raise
-:class:`e2eaug.config.ConfigError`. ``to_dict`` (from :mod:`e2eaug.config`) gives the resolved
-config back for saving next to the results.
+``build_config(profile, overrides)`` reads a profile of ``profiles/`` (``test``, ``quick``,
+``full``, ``paper``) or a YAML file, with e2eaug's loader: a ``base:`` chain, ``"a.b=value"``
+overrides, unknown keys and out-of-range values (``lr``, ``batch_size``, ...) rejected with
+:class:`e2eaug.config.ConfigError` naming the key. A profile holds only what differs from the
+dataclass defaults. ``e2eaug.config.to_dict`` gives the resolved config back.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from pathlib import Path
+from typing import List, Optional
 
-from e2eaug.config import ConfigError, apply_overrides, from_dict
+from e2eaug.config import ConfigError, OptimConfig, apply_overrides, from_dict
+from e2eaug.run_config import read_config_file
+
+PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 
 
 @dataclass
@@ -40,7 +44,7 @@ class SSLDataConfig:
 
 
 @dataclass
-class GANConfig:
+class StyleGANConfig:
     """Style-based GAN (Karras et al., 2019) size and training schedule."""
 
     z_dim: int = 128
@@ -50,8 +54,7 @@ class GANConfig:
     channel_base: int = 1024
     steps: int = 1000
     batch_size: int = 32
-    lr: float = 0.002
-    betas: List[float] = field(default_factory=lambda: [0.0, 0.99])
+    optimizer: OptimConfig = field(default_factory=lambda: OptimConfig(lr=0.002, betas=[0.0, 0.99]))
     r1_gamma: float = 1.0
     r1_every: int = 4
     mixing_prob: float = 0.9
@@ -60,12 +63,12 @@ class GANConfig:
 
 @dataclass
 class SSLTrainConfig:
-    """Self-supervised pretraining (SimCLR or BYOL) and its view augmentations."""
+    """Self-supervised pretraining (SimCLR or BYOL), its encoder's stem and its view
+    augmentations (``stem_stride``, ``stem_maxpool``: see ``SmallResNet18``)."""
 
     steps: int = 200
     batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-6
+    optimizer: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-3, weight_decay=1e-6))
     temperature: float = 0.5
     hidden_dim: int = 512
     proj_dim: int = 128
@@ -73,13 +76,17 @@ class SSLTrainConfig:
     crop_scale: List[float] = field(default_factory=lambda: [0.2, 1.0])
     jitter_strength: float = 0.5
     gray_prob: float = 0.2
+    stem_stride: int = 1
+    stem_maxpool: bool = False
 
 
 @dataclass
 class ProbeConfig:
     """Linear probe on frozen features: Adam, ``train_fraction`` split, one run per seed.
 
-    ``report_epochs`` also records the test accuracy at those epochs (a convergence check).
+    ``report_epochs`` also records the test accuracy at those epochs (a convergence check);
+    ``validation`` also fits a probe on ``train_fraction`` of each training split and scores it
+    on the rest (the figure to choose settings by).
     """
 
     seeds: List[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
@@ -88,6 +95,7 @@ class ProbeConfig:
     epochs: int = 2000
     batch_size: int = 32
     report_epochs: List[int] = field(default_factory=lambda: [250, 500, 1000])
+    validation: bool = True
 
 
 @dataclass
@@ -97,7 +105,7 @@ class TwoLevelConfig:
     The upper loss is ``adversarial + beta * SSL(encoder, held-out real)``; ``hypergradient``
     is Betty's best-response method (``darts`` or ``neumann``). ``warm_start`` initialises
     the generator and discriminator from the pipeline's trained GAN; both keep the GAN's
-    optimiser settings (``gan.lr``, ``gan.betas``).
+    optimiser settings (``gan.optimizer``).
     """
 
     hypergradient: str = "darts"
@@ -122,7 +130,7 @@ class ExperimentConfig:
     """Everything one run of ``examples/ssl_gan/run.py`` needs."""
 
     data: SSLDataConfig = field(default_factory=SSLDataConfig)
-    gan: GANConfig = field(default_factory=GANConfig)
+    gan: StyleGANConfig = field(default_factory=StyleGANConfig)
     ssl: SSLTrainConfig = field(default_factory=SSLTrainConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     two_level: TwoLevelConfig = field(default_factory=TwoLevelConfig)
@@ -130,48 +138,34 @@ class ExperimentConfig:
     seed: int = 0
 
 
-PROFILES: Dict[str, Dict[str, Any]] = {
-    "test": {
-        "data": {"image_size": 16, "pool_size": 32, "heldout_size": 16, "n_labelled": 30},
-        "gan": {"z_dim": 16, "w_dim": 16, "mapping_layers": 8, "max_channels": 16,
-                "steps": 3, "batch_size": 8, "n_generated": 16},
-        "ssl": {"steps": 2, "batch_size": 8, "hidden_dim": 32, "proj_dim": 16},
-        "probe": {"seeds": [0, 1], "epochs": 5, "report_epochs": [2]},
-        "grid": {"pool_sizes": [16, 32], "generated": [0, 16]},
-    },
-    "quick": {
-        "data": {"image_size": 32, "pool_size": 1000, "heldout_size": 200},
-        "gan": {"steps": 400, "batch_size": 32, "n_generated": 1000},
-        "ssl": {"steps": 80, "batch_size": 32},
-        "two_level": {"unroll_steps": 2},
-        "grid": {"pool_sizes": [250, 1000], "generated": [0, 1000, 4000]},
-    },
-    "full": {
-        "data": {"image_size": 64, "pool_size": 4500, "heldout_size": 500},
-        "gan": {"max_channels": 128, "channel_base": 4096, "steps": 20000, "n_generated": 5000},
-        "ssl": {"steps": 5000, "batch_size": 128},
-        "grid": {"pool_sizes": [500, 1000, 4500], "generated": [0, 1000, 5000, 20000]},
-    },
-    "paper": {
-        "data": {"image_size": 256, "pool_size": 4500, "heldout_size": 500},
-        "gan": {"z_dim": 512, "w_dim": 512, "max_channels": 512, "channel_base": 8192,
-                "steps": 100000, "n_generated": 20000},
-        "ssl": {"steps": 20000, "batch_size": 256, "hidden_dim": 2048, "proj_dim": 256,
-                "byol_tau": 0.996, "jitter_strength": 1.0, "crop_scale": [0.08, 1.0]},
-        "grid": {"pool_sizes": [500, 1000, 4500], "generated": [0, 1000, 5000, 20000]},
-    },
-}
+def profile_names() -> List[str]:
+    """Names of the YAML profiles shipped in ``profiles/``."""
+    return sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
+
+
+def profile_path(name_or_path: str) -> Path:
+    """A shipped profile's file, or ``name_or_path`` itself when it is a YAML file.
+
+    Raises:
+        ConfigError: neither (the message lists the profiles).
+    """
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        return path
+    if (PROFILES_DIR / f"{name_or_path}.yaml").is_file():
+        return PROFILES_DIR / f"{name_or_path}.yaml"
+    raise ConfigError(f"unknown profile {name_or_path!r}; known profiles: {', '.join(profile_names())}")
 
 
 def build_config(profile: str = "quick", overrides: Optional[List[str]] = None) -> ExperimentConfig:
-    """Resolve a profile plus ``"a.b=value"`` overrides into an :class:`ExperimentConfig`.
+    """Resolve a profile (name or YAML path) plus ``"a.b=value"`` overrides into an
+    :class:`ExperimentConfig`.
 
     Raises:
         ConfigError: unknown profile, key or badly typed value.
+        FileNotFoundError: a profile path that does not exist.
     """
-    if profile not in PROFILES:
-        raise ConfigError(f"unknown profile {profile!r}; known profiles: {', '.join(PROFILES)}")
-    data = apply_overrides(copy.deepcopy(PROFILES[profile]), list(overrides or []))
+    data = apply_overrides(read_config_file(str(profile_path(profile))), list(overrides or []))
     cfg = from_dict(ExperimentConfig, data)
     validate(cfg)
     return cfg
@@ -197,9 +191,9 @@ def validate(cfg: ExperimentConfig) -> None:
     if not 0.0 < cfg.probe.train_fraction < 1.0:
         raise ConfigError(f"probe.train_fraction must be in (0, 1), got {cfg.probe.train_fraction}")
     for name, value in (("data.pool_size", cfg.data.pool_size), ("ssl.steps", cfg.ssl.steps),
-                        ("ssl.batch_size", cfg.ssl.batch_size), ("gan.batch_size", cfg.gan.batch_size)):
+                        ("ssl.stem_stride", cfg.ssl.stem_stride)):
         if value < 1:
             raise ConfigError(f"{name} must be >= 1, got {value}")
 
 
-__all__ = ["ExperimentConfig", "PROFILES", "build_config", "validate"]
+__all__ = ["ExperimentConfig", "PROFILES_DIR", "StyleGANConfig", "build_config", "profile_names", "validate"]

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from e2eaug.ssl.methods import SSL_METHODS, SSLMethod, mlp
+from examples.ssl_gan.methods import SSL_METHODS, SSLMethod, mlp
 
 
 def regression_loss(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

@@ -11,9 +11,11 @@ from typing import Dict, List, Tuple
 
 import torch
 
-from e2eaug.ssl.config import GANConfig
-from e2eaug.ssl.data import ImagePool
-from e2eaug.ssl.style_gan import (
+from e2eaug.batching import StepBatcher, stream_seed
+from e2eaug.optim import build_optimizer
+from examples.ssl_gan.config import StyleGANConfig
+from examples.ssl_gan.data import mirror
+from examples.ssl_gan.style_gan import (
     Discriminator,
     StyleGenerator,
     discriminator_loss,
@@ -32,16 +34,14 @@ class GAN:
     d_optimizer: torch.optim.Optimizer
 
 
-def build_gan(cfg: GANConfig, size: int, device: torch.device) -> GAN:
-    """A fresh generator/discriminator pair with Adam optimisers (``cfg.lr``, ``cfg.betas``)."""
+def build_gan(cfg: StyleGANConfig, size: int, device: torch.device) -> GAN:
+    """A fresh generator/discriminator pair, each with the optimiser ``cfg.optimizer`` describes."""
     g = StyleGenerator(size=size, z_dim=cfg.z_dim, w_dim=cfg.w_dim,
                        mapping_layers=cfg.mapping_layers, channel_base=cfg.channel_base,
                        max_channels=cfg.max_channels).to(device)
     d = Discriminator(size=size, channel_base=cfg.channel_base,
                       max_channels=cfg.max_channels).to(device)
-    betas = tuple(cfg.betas)
-    return GAN(g, d, torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=betas),
-               torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=betas))
+    return GAN(g, d, build_optimizer(cfg.optimizer, g.parameters()), build_optimizer(cfg.optimizer, d.parameters()))
 
 
 def discriminator_step(generator: StyleGenerator, discriminator: Discriminator,
@@ -66,24 +66,27 @@ def discriminator_step(generator: StyleGenerator, discriminator: Discriminator,
     return loss.item()
 
 
-def train_gan(pool: ImagePool, cfg: GANConfig, device: torch.device, seed: int,
+def train_gan(images: torch.Tensor, cfg: StyleGANConfig, device: torch.device, seed: int,
               log_every: int = 100) -> Tuple[GAN, List[Dict[str, float]]]:
-    """Train a style-based GAN on ``pool`` (images in ``[0, 1]``) with the non-saturating loss.
+    """Train a style-based GAN on ``images`` (``(N, 3, H, W)`` in ``[0, 1]``) with the
+    non-saturating loss.
 
     Per step: one discriminator update (R1 every ``cfg.r1_every`` steps, lazily scaled), then one
-    generator update; style mixing with ``cfg.mixing_prob``; real images are randomly mirrored.
+    generator update; style mixing with ``cfg.mixing_prob``; real images come in shuffled epochs
+    and are randomly mirrored.
 
     Returns:
         The trained :class:`GAN` and a log of ``{"step", "d_loss", "g_loss"}`` every
         ``log_every`` steps (also printed).
     """
     torch.manual_seed(seed)
-    gan = build_gan(cfg, pool.size, device)
-    rng = torch.Generator().manual_seed(seed)
+    gan = build_gan(cfg, images.shape[-1], device)
+    batches = StepBatcher([images], cfg.batch_size, stream_seed(seed, "gan_batches"))
+    rng = torch.Generator().manual_seed(stream_seed(seed, "gan_draws"))
     history: List[Dict[str, float]] = []
     g, d = gan.generator, gan.discriminator
     for step in range(1, cfg.steps + 1):
-        real = pool.sample(cfg.batch_size, rng, flip=True) * 2 - 1
+        real = mirror(batches.batch(step - 1)[0], rng) * 2 - 1
         gamma = cfg.r1_gamma * cfg.r1_every if cfg.r1_every > 0 and step % cfg.r1_every == 0 else 0.0
         inputs = g.sample_inputs(cfg.batch_size, rng, cfg.mixing_prob)
         d_loss = discriminator_step(g, d, gan.d_optimizer, real, inputs, gamma)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from e2eaug.ssl.methods import SSL_METHODS, SSLMethod, mlp
+from examples.ssl_gan.methods import SSL_METHODS, SSLMethod, mlp
 
 
 def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:

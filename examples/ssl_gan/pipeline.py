@@ -3,7 +3,7 @@
 Pipeline: train the style GAN on the real unlabelled pool, generate N images, pretrain SimCLR or
 BYOL on real + generated images, linear-probe the frozen encoder. Baselines: a random encoder
 (no pretraining) and SSL on the real pool only. Two-level: the generator (upper) and the encoder
-(lower) are trained together by Betty (:mod:`e2eaug.ssl.problems`), the generator warm-started
+(lower) are trained together by Betty (:mod:`examples.ssl_gan.problems`), the generator warm-started
 from the pipeline's GAN; the encoder gets the same number of steps as in the pipeline and
 batches with the same real/generated proportion.
 
@@ -21,28 +21,23 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-from e2eaug.ssl.backbone import SmallResNet18
-from e2eaug.ssl.config import ExperimentConfig, SSLDataConfig, SSLTrainConfig
-from e2eaug.ssl.data import (
-    ImagePool,
-    LabelledSet,
-    default_data_root,
-    load_image_folder,
-    load_labelled_folder,
-    make_synthetic_lesions,
-)
-from e2eaug.ssl.gan_training import GAN, build_gan, generate, train_gan
-from e2eaug.ssl.methods import SSLMethod, build_method
-from e2eaug.ssl.probe import ProbeResult, extract_features, linear_probe
-from e2eaug.ssl.problems import GeneratorProblem, SSLProblem, TwoLevelEngine, betty_configs
-from e2eaug.ssl.style_gan import StyleGenerator
-from e2eaug.ssl.views import ViewConfig, apply_view, sample_view_params
-from e2eaug.utils import atomic_torch_save, seed_everything
+from e2eaug.batching import StepBatcher, stream_seed
+from e2eaug.data.folder import read_images
+from e2eaug.optim import build_optimizer
+from e2eaug.utils import atomic_torch_save, json_text, seed_everything
+from examples.ssl_gan.backbone import SmallResNet18
+from examples.ssl_gan.config import ExperimentConfig, SSLDataConfig, SSLTrainConfig
+from examples.ssl_gan.data import LabelledSet, default_data_root, labelled_set, seeded_subset, synthetic_lesions
+from examples.ssl_gan.gan_training import GAN, build_gan, generate, train_gan
+from examples.ssl_gan.methods import SSLMethod, build_method
+from examples.ssl_gan.probe import ProbeResult, extract_features, linear_probe
+from examples.ssl_gan.problems import GeneratorProblem, SSLProblem, TwoLevelEngine, betty_configs
+from examples.ssl_gan.style_gan import StyleGenerator
+from examples.ssl_gan.views import ViewConfig, apply_view, sample_view_params
 
-UNLABELLED_DIR = Path("ham10000_unlabelled") / "images"
-LABELLED_DIR = Path("ph2")
+UNLABELLED_DIR = Path("ham10000_unlabelled")
 #: The labelled probe sets of ``data.probe_set`` (folders with images/ and labels.csv).
-PROBE_DIRS = {"ph2": LABELLED_DIR, "ham10000": Path("ham10000_unlabelled")}
+PROBE_DIRS = {"ph2": Path("ph2"), "ham10000": UNLABELLED_DIR}
 
 
 @dataclass
@@ -64,22 +59,20 @@ def load_data(cfg: SSLDataConfig, max_pool: int) -> SSLData:
     """
     n = max_pool + cfg.heldout_size
     if cfg.source == "synthetic":
-        unlabelled = make_synthetic_lesions(n, cfg.image_size, cfg.seed + 1).images
-        probe = make_synthetic_lesions(cfg.n_labelled, cfg.image_size, cfg.seed + 2)
-    elif cfg.source == "real":
+        unlabelled = synthetic_lesions(n, cfg.image_size, stream_seed(cfg.seed, "pool")).images
+        probe = synthetic_lesions(cfg.n_labelled, cfg.image_size, stream_seed(cfg.seed, "probe"))
+    else:
         root = Path(cfg.root) if cfg.root else default_data_root()
         probe_dir = PROBE_DIRS[cfg.probe_set]
-        for sub in (UNLABELLED_DIR, probe_dir / "images", probe_dir / "labels.csv"):
+        for sub in (UNLABELLED_DIR / "images", probe_dir / "images", probe_dir / "labels.csv"):
             if not (root / sub).exists():
                 raise FileNotFoundError(
                     f"real data not found: {root / sub} is missing. Expected "
-                    f"<data-root>/{UNLABELLED_DIR}/*.jpg and <data-root>/{probe_dir}/images/ "
+                    f"<data-root>/{UNLABELLED_DIR}/images/*.jpg and <data-root>/{probe_dir}/images/ "
                     f"with labels.csv (id,diagnosis); pass --data-root or use --data synthetic")
-        unlabelled = load_image_folder(root / UNLABELLED_DIR, cfg.image_size, n=n, seed=cfg.seed)
-        unlabelled = unlabelled[torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))]
-        probe = load_labelled_folder(root / probe_dir, cfg.image_size)
-    else:
-        raise ValueError(f"data source must be synthetic or real, got {cfg.source!r}")
+        read = {d: read_images(root / d / "images", cfg.image_size, 3)[:2] for d in {UNLABELLED_DIR, probe_dir}}
+        unlabelled = seeded_subset(read[UNLABELLED_DIR][0], n, cfg.seed)
+        probe = labelled_set(root / probe_dir / "labels.csv", *read[probe_dir])
     return SSLData(unlabelled[:max_pool], unlabelled[max_pool:], probe)
 
 
@@ -93,32 +86,38 @@ def build_ssl(method: str, cfg: SSLTrainConfig, device: torch.device, seed: int)
     """A freshly initialised SimCLR/BYOL on a small-input ResNet-18 (``weights=None``)."""
     seed_everything(seed)
     kwargs = {"temperature": cfg.temperature} if method == "simclr" else {"base_tau": cfg.byol_tau}
-    return build_method(method, backbone=SmallResNet18(), hidden_dim=cfg.hidden_dim,
+    return build_method(method, backbone=encoder(cfg), hidden_dim=cfg.hidden_dim,
                         proj_dim=cfg.proj_dim, **kwargs).to(device)
 
 
+def encoder(cfg: SSLTrainConfig) -> SmallResNet18:
+    """A randomly initialised encoder with the config's stem."""
+    return SmallResNet18(stem_stride=cfg.stem_stride, stem_maxpool=cfg.stem_maxpool)
+
+
 def ssl_optimizer(model: SSLMethod, cfg: SSLTrainConfig) -> torch.optim.Optimizer:
-    """Adam over the online parameters."""
-    return torch.optim.Adam(model.online_parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    """The configured optimiser (Adam by default) over the online parameters."""
+    return build_optimizer(cfg.optimizer, model.online_parameters())
 
 
 def pretrain(model: SSLMethod, images: torch.Tensor, cfg: SSLTrainConfig, seed: int,
              log_every: int = 20) -> List[float]:
     """Self-supervised training of ``model`` on ``images`` for ``cfg.steps`` steps.
 
-    Batches are drawn uniformly with replacement; two SimCLR views per image.
+    Batches are shuffled epochs of ``images`` (:class:`~e2eaug.batching.StepBatcher`); two
+    SimCLR views per image, drawn from the ``views`` seed stream.
 
     Returns:
         The loss of every step.
     """
-    pool = ImagePool(images)
+    batches = StepBatcher([images], cfg.batch_size, stream_seed(seed, "ssl_batches"))
     views = view_config(cfg)
     opt = ssl_optimizer(model, cfg)
-    rng = torch.Generator().manual_seed(seed)
+    rng = torch.Generator().manual_seed(stream_seed(seed, "views"))
     model.train()
     losses = []
     for step in range(1, cfg.steps + 1):
-        x = pool.sample(cfg.batch_size, rng)
+        (x,) = batches.batch(step - 1)
         v1 = sample_view_params(x.shape[0], views, rng, x.device)
         v2 = sample_view_params(x.shape[0], views, rng, x.device)
         loss = model.loss(apply_view(x, v1), apply_view(x, v2))
@@ -145,7 +144,7 @@ class Experiment:
     Args:
         cfg: the resolved experiment config.
         device: where models train.
-        save_dir: where each row's encoder (``encoders/<row>.pt``, the backbone's state dict)
+        save_dir: where each finished row is appended to ``rows.jsonl`` and each row's encoder (``encoders/<row>.pt``, the backbone's state dict)
             and each trained GAN (``gans/<name>.pt``: generator and discriminator) are saved;
             ``None`` saves nothing.
     """
@@ -177,7 +176,7 @@ class Experiment:
         if pool_size not in self._gans:
             print(f"[gan] training on {pool_size} real images", flush=True)
             t0 = time.time()
-            gan, log = train_gan(ImagePool(self.pool(pool_size)), self.cfg.gan, self.device,
+            gan, log = train_gan(self.pool(pool_size), self.cfg.gan, self.device,
                                  self.cfg.seed, log_every=max(1, self.cfg.gan.steps // 5))
             print(f"[gan] done in {time.time() - t0:.0f}s", flush=True)
             self._save("gans", f"pool{pool_size}", {"generator": gan.generator.state_dict(),
@@ -190,7 +189,8 @@ class Experiment:
         """``n`` images from the GAN of ``pool_size``."""
         key = (pool_size, n)
         if key not in self._generated:
-            self._generated[key] = generate(self.gan(pool_size).generator, n, self.cfg.seed + 7)
+            self._generated[key] = generate(self.gan(pool_size).generator, n,
+                                               stream_seed(self.cfg.seed, "generated"))
         return self._generated[key]
 
     def probe(self, backbone: torch.nn.Module) -> ProbeResult:
@@ -200,7 +200,7 @@ class Experiment:
         return linear_probe(feats, self.data.probe.labels, seeds=p.seeds,
                             train_fraction=p.train_fraction, lr=p.lr, epochs=p.epochs,
                             batch_size=p.batch_size, report_epochs=p.report_epochs,
-                            groups=self.data.probe.groups)
+                            groups=self.data.probe.groups, validation=p.validation)
 
     def _row(self, key: Tuple, name: str, method: str, pool: int, generated: int, fn) -> Dict:
         if key not in self._rows:
@@ -211,11 +211,17 @@ class Experiment:
             self._save("encoders", "_".join(map(str, key)), backbone.state_dict())
             result = self.probe(backbone)
             seconds = time.time() - t0
-            print(f"[{name}] probe accuracy {result.mean:.3f} +- {result.std:.3f} "
-                  f"({seconds:.0f}s)", flush=True)
+            summary = result.to_dict()
+            val = (f", validation {summary['val_mean']:.3f} / balanced {summary['val_balanced_mean']:.3f}"
+                   if "val_mean" in summary else "")
+            print(f"[{name}] probe accuracy {result.mean:.3f} +- {result.std:.3f}, balanced "
+                  f"{summary['balanced_mean']:.3f}{val} ({seconds:.0f}s)", flush=True)
             self._rows[key] = {"name": name, "method": method, "pool": pool,
-                               "generated": generated, "probe": result.to_dict(),
+                               "generated": generated, "probe": summary,
                                "seconds": round(seconds, 1), **extra}
+            if self.save_dir is not None:  # each row as it finishes, should the run stop early
+                with open(self.save_dir / "rows.jsonl", "a", encoding="utf-8") as fh:
+                    fh.write(json_text(self._rows[key]) + "\n")
         return self._rows[key]
 
     def _save(self, folder: str, name: str, state: Dict) -> None:
@@ -227,7 +233,7 @@ class Experiment:
 
         def fn():
             seed_everything(self.cfg.seed)
-            return SmallResNet18().to(self.device), {}
+            return encoder(self.cfg.ssl).to(self.device), {}
 
         return self._row(("none",), "no pretraining", "none", 0, 0, fn)
 
@@ -247,15 +253,15 @@ class Experiment:
         return self._row(("pipeline", method, pool_size, n_generated), name, method, pool_size,
                          n_generated, fn)
 
-    def two_level(self, method: str) -> Dict:
-        """Generator (upper, adversarial + beta * held-out SSL loss) and encoder (lower) trained
-        together by Betty."""
-        tl = self.cfg.two_level
-        name = f"{method} + GAN, two-level ({tl.hypergradient}, beta={tl.beta:g})"
-        return self._row(("two-level", method), name, method, self.cfg.data.pool_size,
-                         self.cfg.gan.n_generated, lambda: self.run_two_level(method))
+    def two_level(self, method: str, beta: float) -> Dict:
+        """Generator (upper, adversarial + ``beta`` * held-out SSL loss) and encoder (lower)
+        trained together by Betty; ``beta = 0`` is the control without the hypergradient's
+        pull on the generator."""
+        name = f"{method} + GAN, two-level ({self.cfg.two_level.hypergradient}, beta={beta:g})"
+        return self._row(("two-level", method, f"beta{beta:g}"), name, method, self.cfg.data.pool_size,
+                         self.cfg.gan.n_generated, lambda: self.run_two_level(method, beta))
 
-    def run_two_level(self, method: str) -> Tuple[SSLMethod, Dict]:
+    def run_two_level(self, method: str, beta: float) -> Tuple[SSLMethod, Dict]:
         """Build the ``gen``/``ssl`` problems and run Betty for ``ssl.steps`` global steps.
 
         Returns:
@@ -272,7 +278,6 @@ class Experiment:
             fresh = build_gan(cfg.gan, cfg.data.image_size, self.device)
             gen, disc = fresh.generator, fresh.discriminator
         start = [p.detach().clone() for p in gen.parameters()]
-        betas = tuple(cfg.gan.betas)
         model = build_ssl(method, cfg.ssl, self.device, cfg.seed)
         gen_cfg, ssl_cfg = betty_configs(tl.hypergradient, tl.unroll_steps, tl.darts_alpha,
                                          tl.neumann_iterations, tl.neumann_alpha)
@@ -280,25 +285,27 @@ class Experiment:
         views = view_config(cfg.ssl)
         ssl_problem = SSLProblem(config=ssl_cfg, method=model,
                                  optimizer=ssl_optimizer(model, cfg.ssl),
-                                 pool=ImagePool(self.pool(pool_size)), real_batch=real_b,
+                                 pool=self.pool(pool_size), real_batch=real_b,
                                  gen_batch=gen_b, view_cfg=views, total_steps=cfg.ssl.steps,
                                  seed=cfg.seed)
         gen_problem = GeneratorProblem(
             config=gen_cfg, generator=gen,
-            optimizer=torch.optim.Adam(gen.parameters(), lr=cfg.gan.lr, betas=betas),
+            optimizer=build_optimizer(cfg.gan.optimizer, gen.parameters()),
             discriminator=disc,
-            d_optimizer=torch.optim.Adam(disc.parameters(), lr=cfg.gan.lr, betas=betas),
-            pool=ImagePool(self.pool(pool_size)),
-            heldout=ImagePool(self.data.heldout.to(self.device)), batch_size=cfg.gan.batch_size,
-            ssl_batch=cfg.ssl.batch_size, view_cfg=views, beta=tl.beta,
+            d_optimizer=build_optimizer(cfg.gan.optimizer, disc.parameters()),
+            pool=self.pool(pool_size), heldout=self.data.heldout.to(self.device),
+            batch_size=cfg.gan.batch_size,
+            ssl_batch=cfg.ssl.batch_size, view_cfg=views, beta=beta,
             r1_gamma=cfg.gan.r1_gamma, r1_every=cfg.gan.r1_every,
-            mixing_prob=cfg.gan.mixing_prob, seed=cfg.seed + 1)
+            mixing_prob=cfg.gan.mixing_prob, seed=cfg.seed)
         engine = TwoLevelEngine(gen_problem, ssl_problem, cfg.ssl.steps, self.device,
                                 log_every=max(1, cfg.ssl.steps // 10))
         engine.run()
         moved = sum((p.detach() - s).pow(2).sum() for p, s in zip(gen.parameters(), start))
-        self.two_level_generator = gen
-        self._save("gans", f"two-level_{method}", {"generator": gen.state_dict(), "discriminator": disc.state_dict()})
+        if beta == tl.beta:
+            self.two_level_generator = gen
+        self._save("gans", f"two-level_{method}_beta{beta:g}",
+                   {"generator": gen.state_dict(), "discriminator": disc.state_dict()})
         return model, {"generator_steps": gen_problem.count,
                        "discriminator_steps": gen_problem.d_steps,
                        "generator_param_change": float(moved.sqrt()),
@@ -322,7 +329,8 @@ def run(
     * ``pipeline``: no pretraining, ``method`` on real images, ``method`` + GAN images.
     * ``two-level``: the Betty run of ``method`` (with its pipeline GAN as warm start).
     * ``benchmark``: the table (no pretraining; SimCLR and BYOL without and with GAN images;
-      two-level ``method``) and the grid of pool sizes x generated counts for ``method``.
+      two-level ``method`` at ``two_level.beta`` and the ``beta = 0`` control) and the grid of
+      pool sizes x generated counts for ``method``.
 
     Returns:
         ``{"table": [...], "grid": [...], "gan_logs": {pool size: losses}}`` and the
@@ -340,7 +348,8 @@ def run(
             table.append(exp.pipeline(m, pool, 0))
             table.append(exp.pipeline(m, pool, n_gen))
     if mode in ("two-level", "benchmark"):
-        table.append(exp.two_level(method))
+        betas = [cfg.two_level.beta] + ([0.0] if mode == "benchmark" and cfg.two_level.beta != 0 else [])
+        table += [exp.two_level(method, beta) for beta in betas]
     if mode == "benchmark":
         for p in cfg.grid.pool_sizes:
             for n in cfg.grid.generated:

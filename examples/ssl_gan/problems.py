@@ -1,6 +1,7 @@
 """Betty problems of the two-level SSL mode.
 
-* ``gen`` (:class:`GeneratorProblem`, upper): the style generator G. Loss
+* ``aug`` (:class:`GeneratorProblem`, upper; e2eaug's augmenter level, ``names.AUG``): the
+  style generator G. Loss
   ``L_adv(G) + beta * L_ssl(encoder*(G); held-out real images)``: the generator should make
   images whose use in pretraining lowers the SSL loss of the encoder on real images it never saw.
 * ``ssl`` (:class:`SSLProblem`, lower): the SSL method (encoder and heads), trained on real
@@ -28,17 +29,18 @@ from typing import Dict, List, Tuple
 import torch
 from betty.configs import Config, EngineConfig
 from betty.engine import Engine
-from betty.problems import ImplicitProblem
 
-from e2eaug.ssl.data import ImagePool
-from e2eaug.ssl.gan_training import discriminator_step
-from e2eaug.ssl.methods import SSLMethod
-from e2eaug.ssl.style_gan import Discriminator, StyleGenerator, generator_loss
-from e2eaug.ssl.views import ViewConfig, apply_view, sample_view_params
+from e2eaug.batching import StepBatcher, step_generator, stream_seed
+from e2eaug.problems.base import BatchedProblem
+from e2eaug.problems.names import AUG
+from examples.ssl_gan.data import mirror
+from examples.ssl_gan.gan_training import discriminator_step
+from examples.ssl_gan.methods import SSLMethod
+from examples.ssl_gan.style_gan import Discriminator, StyleGenerator, generator_loss
+from examples.ssl_gan.views import ViewConfig, apply_view, sample_view_params
 
-GEN = "gen"  # upper problem: the generator
-SSL = "ssl"  # lower problem: the SSL encoder and heads
-NAMES = (GEN, SSL)
+SSL = "ssl"  # lower problem: the SSL encoder and heads (the upper one is e2eaug's AUG, "aug")
+NAMES = (AUG, SSL)
 
 
 @dataclass
@@ -70,47 +72,47 @@ def ssl_loss_on(method: SSLMethod, images: torch.Tensor, view1: Dict[str, torch.
     return method.loss(apply_view(images, view1), apply_view(images, view2))
 
 
-class SSLProblem(ImplicitProblem):
-    """Lower level: SSL pretraining on ``real`` pool images plus live generated images.
+class SSLProblem(BatchedProblem):
+    """Lower level: SSL pretraining on real pool images plus live generated images.
 
     Args:
-        config: Betty config; its ``type`` is the hypergradient method for the ``gen`` path.
+        config: Betty config; its ``type`` is the hypergradient method for the ``aug`` path.
         method: the SSL method (its ``online_parameters`` are the trainable parameters).
         optimizer: optimiser over ``method.online_parameters()`` (Betty rebuilds it from its
             defaults).
-        pool: real unlabelled images.
+        pool: real unlabelled images ``(N, 3, H, W)`` in ``[0, 1]``.
         real_batch, gen_batch: images per step from the pool and from the generator.
         view_cfg: SimCLR view augmentations.
         total_steps: length of training, for BYOL's tau schedule.
-        seed: seed of the batch sampler.
+        seed: seed of the batch order and of the per-step draws.
     """
 
     def __init__(self, *, config: Config, method: SSLMethod, optimizer: torch.optim.Optimizer,
-                 pool: ImagePool, real_batch: int, gen_batch: int, view_cfg: ViewConfig,
+                 pool: torch.Tensor, real_batch: int, gen_batch: int, view_cfg: ViewConfig,
                  total_steps: int, seed: int, name: str = SSL) -> None:
-        super().__init__(name, config, module=method, optimizer=optimizer)
-        if gen_batch < 1 or real_batch + gen_batch < 2:
-            raise ValueError("the SSL batch needs >= 1 generated image and >= 2 images in all, "
+        if gen_batch < 1 or real_batch < 1:
+            raise ValueError("the SSL batch needs >= 1 real and >= 1 generated image, "
                              f"got real_batch={real_batch}, gen_batch={gen_batch}")
-        self.pool = pool
-        self.real_batch = real_batch
+        super().__init__(name, config, module=method, optimizer=optimizer,
+                         batcher=StepBatcher([pool], real_batch, stream_seed(seed, "ssl_real")))
         self.gen_batch = gen_batch
         self.view_cfg = view_cfg
         self.total_steps = total_steps
-        self.rng = torch.Generator().manual_seed(seed)
+        self.seed = seed
 
     def get_batch(self) -> SSLBatch:
-        n = self.real_batch + self.gen_batch
-        device = self.pool.images.device
+        rng = step_generator(self.seed, "ssl_draws", self.draws)
+        (real,) = super().get_batch()
+        n = real.shape[0] + self.gen_batch
         return SSLBatch(
-            real=self.pool.sample(self.real_batch, self.rng),
-            gen_inputs=getattr(self, GEN).module.sample_inputs(self.gen_batch, self.rng),
-            view1=sample_view_params(n, self.view_cfg, self.rng, device),
-            view2=sample_view_params(n, self.view_cfg, self.rng, device),
+            real=real,
+            gen_inputs=getattr(self, AUG).module.sample_inputs(self.gen_batch, rng),
+            view1=sample_view_params(n, self.view_cfg, rng, real.device),
+            view2=sample_view_params(n, self.view_cfg, rng, real.device),
         )
 
     def training_step(self, batch: SSLBatch) -> torch.Tensor:
-        fake = (getattr(self, GEN).module(**batch.gen_inputs) + 1) / 2  # keeps G's graph
+        fake = (getattr(self, AUG).module(**batch.gen_inputs) + 1) / 2  # keeps G's graph
         images = torch.cat([batch.real, fake])
         return ssl_loss_on(self.module, images, batch.view1, batch.view2)
 
@@ -121,7 +123,7 @@ class SSLProblem(ImplicitProblem):
         self.module.momentum_update(self._count / self.total_steps)
 
 
-class GeneratorProblem(ImplicitProblem):
+class GeneratorProblem(BatchedProblem):
     """Upper level: the generator, with its discriminator stepped once per real step.
 
     Args:
@@ -129,7 +131,7 @@ class GeneratorProblem(ImplicitProblem):
         generator: the style generator (the Betty module).
         optimizer: its optimiser (Betty rebuilds it from its defaults).
         discriminator, d_optimizer: the max side, outside Betty's parameters.
-        pool: real images for the adversarial game.
+        pool: real images for the adversarial game, ``(N, 3, H, W)`` in ``[0, 1]``.
         heldout: real images never used for pretraining, for the SSL term.
         batch_size: generated and real images per adversarial step.
         ssl_batch: held-out images per step.
@@ -137,41 +139,41 @@ class GeneratorProblem(ImplicitProblem):
         beta: weight of the SSL term.
         r1_gamma, r1_every: lazy R1 penalty of the discriminator.
         mixing_prob: style-mixing probability of the generated batch.
-        seed: seed of the batch sampler.
+        seed: seed of the batch orders and of the per-step draws.
     """
 
     def __init__(self, *, config: Config, generator: StyleGenerator,
                  optimizer: torch.optim.Optimizer, discriminator: Discriminator,
-                 d_optimizer: torch.optim.Optimizer, pool: ImagePool, heldout: ImagePool,
+                 d_optimizer: torch.optim.Optimizer, pool: torch.Tensor, heldout: torch.Tensor,
                  batch_size: int, ssl_batch: int, view_cfg: ViewConfig, beta: float,
                  r1_gamma: float, r1_every: int, mixing_prob: float, seed: int,
-                 name: str = GEN) -> None:
-        super().__init__(name, config, module=generator, optimizer=optimizer)
+                 name: str = AUG) -> None:
+        super().__init__(name, config, module=generator, optimizer=optimizer,
+                         batcher=StepBatcher([pool], batch_size, stream_seed(seed, "gen_real")))
         self.discriminator = discriminator
         self.d_optimizer = d_optimizer
-        self.pool = pool
-        self.heldout = heldout
-        self.batch_size = batch_size
-        self.ssl_batch = ssl_batch
+        self.heldout = StepBatcher([heldout], ssl_batch, stream_seed(seed, "gen_heldout"))
         self.view_cfg = view_cfg
         self.beta = beta
         self.r1_gamma = r1_gamma
         self.r1_every = r1_every
         self.mixing_prob = mixing_prob
-        self.rng = torch.Generator().manual_seed(seed)
+        self.seed = seed
         self.d_steps = 0
         self.d_losses: List[float] = []
 
     def get_batch(self) -> GenBatch:
-        device = self.heldout.images.device
-        g = self.module
+        rng = step_generator(self.seed, "gen_draws", self.draws)
+        (heldout,) = self.heldout.batch(self.draws, self.device)
+        (real,) = super().get_batch()
+        g, n = self.module, real.shape[0]
         return GenBatch(
-            real=self.pool.sample(self.batch_size, self.rng, flip=True) * 2 - 1,
-            gen_inputs=g.sample_inputs(self.batch_size, self.rng, self.mixing_prob),
-            d_inputs=g.sample_inputs(self.batch_size, self.rng, self.mixing_prob),
-            heldout=self.heldout.sample(self.ssl_batch, self.rng),
-            view1=sample_view_params(self.ssl_batch, self.view_cfg, self.rng, device),
-            view2=sample_view_params(self.ssl_batch, self.view_cfg, self.rng, device),
+            real=mirror(real, rng) * 2 - 1,
+            gen_inputs=g.sample_inputs(n, rng, self.mixing_prob),
+            d_inputs=g.sample_inputs(n, rng, self.mixing_prob),
+            heldout=heldout,
+            view1=sample_view_params(heldout.shape[0], self.view_cfg, rng, heldout.device),
+            view2=sample_view_params(heldout.shape[0], self.view_cfg, rng, heldout.device),
         )
 
     def training_step(self, batch: GenBatch) -> Dict[str, object]:
@@ -190,7 +192,7 @@ class GeneratorProblem(ImplicitProblem):
 
 
 class TwoLevelEngine(Engine):
-    """Betty engine for ``gen``/``ssl`` on ``device`` (any torch device, not only Betty's
+    """Betty engine for ``aug``/``ssl`` on ``device`` (any torch device, not only Betty's
     ``cpu``/``cuda``) that prints progress every ``log_every`` global steps."""
 
     def __init__(self, gen: GeneratorProblem, ssl: SSLProblem, steps: int, device: torch.device,
@@ -209,7 +211,7 @@ class TwoLevelEngine(Engine):
     def train_step(self) -> None:
         super().train_step()
         if self.global_step % self.log_every == 0 or self.global_step == self.train_iters:
-            gen = getattr(self, GEN)
+            gen = getattr(self, AUG)
             d_loss = gen.d_losses[-1] if gen.d_losses else float("nan")
             print(f"  two-level step {self.global_step}/{self.train_iters}  "
                   f"gen steps {gen.count}  d steps {gen.d_steps}  d_loss {d_loss:.3f}", flush=True)
@@ -217,9 +219,9 @@ class TwoLevelEngine(Engine):
 
 def betty_configs(hypergradient: str, unroll_steps: int, darts_alpha: float,
                   neumann_iterations: int, neumann_alpha: float) -> Tuple[Config, Config]:
-    """Betty ``Config`` of the ``gen`` and ``ssl`` problems.
+    """Betty ``Config`` of the ``aug`` and ``ssl`` problems.
 
-    ``gen`` retains its graph: after its direct gradient Betty differentiates the same loss again
+    ``aug`` retains its graph: after its direct gradient Betty differentiates the same loss again
     with respect to the encoder. ``ssl.type`` selects the hypergradient method.
     """
     if hypergradient not in ("darts", "neumann"):
@@ -231,7 +233,6 @@ def betty_configs(hypergradient: str, unroll_steps: int, darts_alpha: float,
 
 
 __all__ = [
-    "GEN",
     "GenBatch",
     "GeneratorProblem",
     "NAMES",

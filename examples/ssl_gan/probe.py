@@ -14,7 +14,7 @@ intermediate epochs shows whether the probe has converged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -92,14 +92,18 @@ def balanced_accuracy(predicted: torch.Tensor, labels: torch.Tensor) -> float:
 
 @dataclass
 class ProbeResult:
-    """Test accuracy per seed, their mean and sample std, the final training loss per seed and,
-    as a convergence check, the mean test accuracy after each of the ``report_epochs``."""
+    """Test accuracy per seed, their mean and sample std, the final training loss per seed, as a
+    convergence check the mean test accuracy after each of the ``report_epochs`` and, where
+    asked for, the validation figures (a probe fitted on part of the training split, scored on
+    the rest of it: for choosing settings without looking at the test split)."""
 
     accuracies: List[float]
     final_train_losses: List[float] = field(default_factory=list)
     curve: Dict[int, float] = field(default_factory=dict)
     balanced_accuracies: List[float] = field(default_factory=list)
     majority_rates: List[float] = field(default_factory=list)
+    val_accuracies: List[float] = field(default_factory=list)
+    val_balanced_accuracies: List[float] = field(default_factory=list)
 
     @property
     def mean(self) -> float:
@@ -107,16 +111,27 @@ class ProbeResult:
 
     @property
     def std(self) -> float:
-        return float(np.std(self.accuracies, ddof=1)) if len(self.accuracies) > 1 else 0.0
+        return _std(self.accuracies)
 
     def to_dict(self) -> Dict[str, object]:
-        balanced = self.balanced_accuracies
-        return {"mean": self.mean, "std": self.std, "accuracies": self.accuracies,
-                "balanced_mean": float(np.mean(balanced)),
-                "balanced_std": float(np.std(balanced, ddof=1)) if len(balanced) > 1 else 0.0,
-                "balanced_accuracies": balanced, "majority_rate": float(np.mean(self.majority_rates)),
-                "final_train_losses": self.final_train_losses,
-                "mean_accuracy_by_epoch": {str(e): a for e, a in self.curve.items()}}
+        out = {"mean": self.mean, "std": self.std, "accuracies": self.accuracies,
+               "balanced_mean": float(np.mean(self.balanced_accuracies)),
+               "balanced_std": _std(self.balanced_accuracies),
+               "balanced_accuracies": self.balanced_accuracies,
+               "majority_rate": float(np.mean(self.majority_rates)),
+               "final_train_losses": self.final_train_losses,
+               "mean_accuracy_by_epoch": {str(e): a for e, a in self.curve.items()}}
+        if self.val_accuracies:
+            out.update({"val_mean": float(np.mean(self.val_accuracies)), "val_std": _std(self.val_accuracies),
+                        "val_balanced_mean": float(np.mean(self.val_balanced_accuracies)),
+                        "val_balanced_std": _std(self.val_balanced_accuracies),
+                        "val_accuracies": self.val_accuracies,
+                        "val_balanced_accuracies": self.val_balanced_accuracies})
+        return out
+
+
+def _std(values: Sequence[float]) -> float:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
 def _train_epoch(layer: nn.Linear, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
@@ -135,19 +150,35 @@ def _train_epoch(layer: nn.Linear, opt: torch.optim.Optimizer, x: torch.Tensor, 
 
 
 @torch.no_grad()
-def _accuracy(layer: nn.Linear, x: torch.Tensor, y: torch.Tensor) -> float:
-    return (layer(x).argmax(1) == y).float().mean().item()
+def _predict(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    return layer(x).argmax(1)
 
 
-@torch.no_grad()
-def _balanced_accuracy(layer: nn.Linear, x: torch.Tensor, y: torch.Tensor) -> float:
-    return balanced_accuracy(layer(x).argmax(1), y)
+def _fit(features: torch.Tensor, labels: torch.Tensor, train: torch.Tensor, seed: int,
+         num_classes: int, lr: float, epochs: int, batch_size: int,
+         score: Callable[[int, nn.Linear, torch.Tensor], None]) -> Tuple[nn.Linear, torch.Tensor, float]:
+    """Standardise with the ``train`` items' statistics and train one linear layer on them.
+
+    ``score(epoch, layer, x)`` runs after every epoch. Returns the layer, the standardised
+    features and the last epoch's mean training loss.
+    """
+    mean, std = features[train].mean(0), features[train].std(0) + 1e-6
+    x = (features - mean) / std
+    torch.manual_seed(seed)
+    layer = nn.Linear(x.shape[1], num_classes)
+    opt = torch.optim.Adam(layer.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    loss = float("nan")
+    for epoch in range(1, epochs + 1):
+        loss = _train_epoch(layer, opt, x[train], labels[train], batch_size, gen)
+        score(epoch, layer, x)
+    return layer, x, loss
 
 
 def linear_probe(features: torch.Tensor, labels: torch.Tensor, *, seeds: Sequence[int] = (0, 1, 2, 3, 4),
                  train_fraction: float = 0.8, lr: float = 1e-4, epochs: int = 500,
                  batch_size: int = 32, report_epochs: Sequence[int] = (),
-                 groups: Optional[Sequence[str]] = None) -> ProbeResult:
+                 groups: Optional[Sequence[str]] = None, validation: bool = False) -> ProbeResult:
     """Linear-probe accuracy over ``seeds`` (one split and one initialisation per seed).
 
     Args:
@@ -159,6 +190,9 @@ def linear_probe(features: torch.Tensor, labels: torch.Tensor, *, seeds: Sequenc
         report_epochs: epochs after which the test accuracy is also recorded (``curve``).
         groups: one group name per item (e.g. a lesion id): the split keeps each group on one
             side (:func:`grouped_split`); ``None`` splits items (:func:`stratified_split`).
+        validation: also split each seed's training items the same way (``train_fraction``
+            of them to fit, the rest to score) and record the validation accuracies; the test
+            items play no part in them.
     """
     if features.dim() != 2 or labels.shape != (features.shape[0],):
         raise ValueError(f"need features (N, D) and labels (N,), got {tuple(features.shape)}, "
@@ -168,24 +202,34 @@ def linear_probe(features: torch.Tensor, labels: torch.Tensor, *, seeds: Sequenc
     num_classes = int(labels.max()) + 1
     result = ProbeResult([])
     by_epoch: Dict[int, List[float]] = {e: [] for e in report_epochs if 0 < e <= epochs}
-    for seed in seeds:
+
+    def split(idx: torch.Tensor, seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
         if groups is None:
-            tr, te = stratified_split(labels, train_fraction, seed)
+            tr, te = stratified_split(labels[idx], train_fraction, seed)
         else:
-            tr, te = grouped_split(labels, groups, train_fraction, seed)
-        mean, std = features[tr].mean(0), features[tr].std(0) + 1e-6
-        x = (features - mean) / std
-        torch.manual_seed(seed)
-        layer = nn.Linear(x.shape[1], num_classes)
-        opt = torch.optim.Adam(layer.parameters(), lr=lr)
-        gen = torch.Generator().manual_seed(seed)
-        loss = float("nan")
-        for epoch in range(1, epochs + 1):
-            loss = _train_epoch(layer, opt, x[tr], labels[tr], batch_size, gen)
+            tr, te = grouped_split(labels[idx], [groups[i] for i in idx.tolist()], train_fraction, seed)
+        return idx[tr], idx[te]
+
+    def no_score(epoch: int, layer: nn.Linear, x: torch.Tensor) -> None:
+        pass
+
+    for seed in seeds:
+        tr, te = split(torch.arange(len(labels)), seed)
+        if validation:
+            fit, val = split(tr, seed)
+            layer, x, _ = _fit(features, labels, fit, seed, num_classes, lr, epochs, batch_size, no_score)
+            predicted = _predict(layer, x[val])
+            result.val_accuracies.append((predicted == labels[val]).float().mean().item())
+            result.val_balanced_accuracies.append(balanced_accuracy(predicted, labels[val]))
+
+        def curve(epoch: int, layer: nn.Linear, x: torch.Tensor) -> None:
             if epoch in by_epoch:
-                by_epoch[epoch].append(_accuracy(layer, x[te], labels[te]))
-        result.accuracies.append(_accuracy(layer, x[te], labels[te]))
-        result.balanced_accuracies.append(_balanced_accuracy(layer, x[te], labels[te]))
+                by_epoch[epoch].append((_predict(layer, x[te]) == labels[te]).float().mean().item())
+
+        layer, x, loss = _fit(features, labels, tr, seed, num_classes, lr, epochs, batch_size, curve)
+        predicted = _predict(layer, x[te])
+        result.accuracies.append((predicted == labels[te]).float().mean().item())
+        result.balanced_accuracies.append(balanced_accuracy(predicted, labels[te]))
         majority = int(torch.bincount(labels[tr], minlength=num_classes).argmax())
         result.majority_rates.append((labels[te] == majority).float().mean().item())
         result.final_train_losses.append(loss)
