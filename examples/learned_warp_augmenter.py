@@ -29,6 +29,7 @@ from torch import nn
 from e2eaug import jobs
 from e2eaug.batching import step_generator
 from e2eaug.config import ConfigError
+from e2eaug.data.transforms import elastic_grid
 from e2eaug.losses import segmentation_loss
 from e2eaug.problems import AugmenterConfig, AugmenterProblem, names
 from e2eaug.registry import AUGMENTERS
@@ -93,10 +94,7 @@ class LearnedWarpAugmenter(AugmenterProblem):
         """The augmented pair for one draw; differentiable in the strengths, pure."""
         displacement, brightness, contrast, gamma = self.module()
         n, _, height, width = images.shape
-        identity = torch.eye(2, 3, device=images.device).expand(n, 2, 3)
-        base = F.affine_grid(identity, [n, 1, height, width], align_corners=False)
-        field = F.interpolate(noise, size=(height, width), mode="bicubic", align_corners=True)
-        grid = base + displacement * field.permute(0, 2, 3, 1)
+        grid = elastic_grid(noise, height, width, displacement)
         warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
         warped_masks = F.grid_sample(masks, grid.detach(), mode="bilinear", padding_mode="border", align_corners=False)
         b, c, g = (signs[:, i].view(n, 1, 1, 1) for i in range(3))

@@ -105,9 +105,13 @@ class Augmenter:
     # ------------------------------------------------------------------ the contract
     def generator(self, step: int) -> torch.Generator:
         """The random generator of real step ``step`` (CPU, so draws match on every device)."""
-        rank, _ = distributed.rank_and_size()  # each process draws for its own shard
-        stream = f"augmenter.{self.settings.name}.draws" + (f".rank{rank}" if rank else "")
-        return step_generator(self.seed, stream, step)
+        return self.stream_generator(f"augmenter.{self.settings.name}.draws", step)
+
+    def stream_generator(self, stream: str, step: int) -> torch.Generator:
+        """The CPU generator of draw ``step`` of the run's named stream ``stream``; in a run of
+        several processes each rank draws for its own shard (stream ``<stream>.rank<r>``, r > 0)."""
+        rank, _ = distributed.rank_and_size()
+        return step_generator(self.seed, stream + (f".rank{rank}" if rank else ""), step)
 
     def draw(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> Tuple[torch.Tensor, ...]:
         """The random part of real step ``step`` for the real batch; ``()`` draws nothing."""

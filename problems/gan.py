@@ -24,7 +24,6 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 
 from e2eaug import distributed
-from e2eaug.batching import step_generator
 from e2eaug.config import ComponentConfig, ConfigError, OptimConfig, component
 from e2eaug.data.transforms import OPS, MaskAugmenter, elastic_masks
 from e2eaug.losses import discriminator_loss, generator_adversarial_loss, reconstruction_loss
@@ -186,9 +185,7 @@ class GANAugmenter(AugmenterProblem):
         images, masks = super().get_batch()
         if self.gan_warp is None:
             return images, masks
-        rank, _ = distributed.rank_and_size()
-        stream = "augmenter.gan_warp" + (f".rank{rank}" if rank else "")
-        generator = step_generator(self.seed, stream, self.draws - 1)
+        generator = self.stream_generator("augmenter.gan_warp", self.draws - 1)
         params = self.gan_warp.sample(len(masks), generator, masks.device)
         return self.gan_warp.apply_images(images, params), self.gan_warp.apply(masks, params)
 

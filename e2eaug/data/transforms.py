@@ -124,6 +124,17 @@ class _Sampler:
         return theta
 
 
+def elastic_grid(noise: torch.Tensor, height: int, width: int, scale) -> torch.Tensor:
+    """The ``grid_sample`` grid ``[B,H,W,2]`` of a smooth displacement: control-point noise
+    ``[B,2,g,g]`` upsampled bicubically, times ``scale`` (a number or a tensor, differentiable;
+    coordinates span 2 per side), added to the identity grid."""
+    n = len(noise)
+    field = F.interpolate(noise, size=(height, width), mode="bicubic", align_corners=True)
+    identity = torch.eye(2, 3, device=noise.device).expand(n, 2, 3)
+    base = F.affine_grid(identity, [n, 1, height, width], align_corners=False)
+    return base + scale * field.permute(0, 2, 3, 1)
+
+
 def elastic_masks(masks: torch.Tensor, magnitude: float, generator: torch.Generator, grid: int = 4) -> torch.Tensor:
     """Elastically deform binary masks ``[B,1,H,W]``: each sample's displacement field is a
     ``grid x grid`` field of control points ~ N(0, magnitude^2) (in fractions of the side),
@@ -131,11 +142,7 @@ def elastic_masks(masks: torch.Tensor, magnitude: float, generator: torch.Genera
     ``generator`` (on the generator's device, then moved)."""
     n, _, height, width = masks.shape
     noise = torch.randn(n, 2, grid, grid, generator=generator, device=generator.device).to(masks.device)
-    field = F.interpolate(noise, size=(height, width), mode="bicubic", align_corners=True)
-    identity = torch.eye(2, 3, device=masks.device).expand(n, 2, 3)
-    base = F.affine_grid(identity, [n, 1, height, width], align_corners=False)
-    # coordinates span 2 per side, so a displacement of f sides is 2 f
-    coords = base + 2 * magnitude * field.permute(0, 2, 3, 1)
+    coords = elastic_grid(noise, height, width, 2 * magnitude)  # a displacement of f sides is 2 f
     warped = F.grid_sample(masks.float(), coords, mode="nearest", padding_mode="zeros", align_corners=False)
     return (warped > 0.5).float()
 
