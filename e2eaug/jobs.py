@@ -24,9 +24,10 @@ from e2eaug.utils import atomic_write, atomic_write_text, csv_text, first_lines,
 def _engine(cfg: Any):
     """The engine and data of ``cfg``; with ``engine.strategy: distributed`` this process first
     joins torchrun's process group and trains on its rank's device."""
-    from e2eaug.engines import build_engine, check_device
+    from e2eaug.engines import build_engine, check_device, check_precision
 
     check_device(cfg.engine.device)  # before the data is read
+    check_precision(cfg.engine.precision)
     device = distributed.setup(cfg.engine.strategy, cfg.engine.device)
     if device != cfg.engine.device:  # the saved config keeps what the user wrote
         cfg = copy.deepcopy(cfg)

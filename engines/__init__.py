@@ -1,7 +1,7 @@
 """Betty engines of e2eaug (installed as ``e2eaug.engines``)."""
 
 from .build import build_engine
-from .e2eaug_engine import E2EAugEngine, EngineSettings, NonFiniteStepWarning, TrainingDiverged, check_device
+from .e2eaug_engine import E2EAugEngine, EngineSettings, NonFiniteStepWarning, TrainingDiverged, check_device, check_precision
 
 __all__ = [
     "E2EAugEngine",
@@ -10,4 +10,5 @@ __all__ = [
     "TrainingDiverged",
     "build_engine",
     "check_device",
+    "check_precision",
 ]

@@ -21,12 +21,14 @@ from e2eaug import distributed
 from e2eaug.config import ConfigError
 from e2eaug.evaluation import evaluate_segmenter
 from e2eaug.problems import names
+from e2eaug.problems.base import BatchedProblem
 from e2eaug.rundir import RunDir
 from e2eaug.samples import grid, sample_rows
 from e2eaug.tracking import StepLog, arch_weights
 from e2eaug.utils import nonfinite_tensors
 
 _STRATEGY = {"auto": "default", "cpu": "cpu", "cuda": "gpu"}
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 
 @dataclass
@@ -39,7 +41,12 @@ class EngineSettings:
     ``max_bad_steps`` such steps in a row stop the run (:class:`TrainingDiverged`).
     ``tensorboard`` writes TensorBoard event files into the run folder beside ``steps.jsonl``.
     ``strategy: distributed`` trains data-parallel in every process torchrun starts
-    (:mod:`e2eaug.distributed`); ``single`` is one process.
+    (:mod:`e2eaug.distributed`); ``single`` is one process. ``precision: bf16`` runs the
+    forwards of every real step (each level's loss, GAN pretraining, the discriminator's step)
+    under bf16 autocast on the run's device, with float32 weights, gradients and optimizer
+    states; the hypergradient's re-evaluations (finite differences, second derivatives) and
+    validation stay float32 (``docs/scaling.md`` has the measured accuracy). It is meant for
+    GPUs; a CPU runs it too, usually slower than fp32 where the CPU has no bf16 units.
     """
 
     train_iters: int = 400
@@ -51,6 +58,7 @@ class EngineSettings:
     max_bad_steps: int = 10
     tensorboard: bool = True
     strategy: str = "single"
+    precision: str = "fp32"
 
 
 class TrainingDiverged(RuntimeError):
@@ -71,6 +79,18 @@ def check_device(device: str) -> str:
             "use engine.device=auto or engine.device=cpu"
         )
     return _STRATEGY[device]
+
+
+def check_precision(precision: str, device: Any = None) -> Optional[torch.dtype]:
+    """The autocast dtype of ``engine.precision`` (``None``: float32); :class:`ConfigError`
+    for an unknown value or, given the run's ``device``, one that cannot run it."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"engine.precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    dtype = PRECISIONS[precision]
+    on_cuda = device is not None and torch.device(device).type == "cuda"
+    if dtype is torch.bfloat16 and on_cuda and not torch.cuda.is_bf16_supported():
+        raise ConfigError("engine.precision is 'bf16' but this CUDA device has no bf16 support; use engine.precision=fp32")
+    return dtype
 
 
 def _cpu_bytes(state: torch.Tensor) -> torch.Tensor:
@@ -137,6 +157,10 @@ class E2EAugEngine(Engine):
         super().__init__(problems=problems, config=config, dependencies=dependencies)
         if not self._augmenter_is_problem:
             self.augmenter.to(self.device)
+        dtype = check_precision(settings.precision, self.device)
+        for problem in {id(p): p for p in [*problems, augmenter]}.values():
+            if isinstance(problem, BatchedProblem):
+                problem.forward_dtype = dtype
         patience, factor = plateau
         seg = getattr(self, names.SEG)
         self.plateau = (

@@ -27,7 +27,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from e2eaug import jobs
-from e2eaug.batching import step_generator
 from e2eaug.config import ConfigError
 from e2eaug.data.transforms import elastic_grid
 from e2eaug.losses import segmentation_loss
@@ -112,10 +111,11 @@ class LearnedWarpAugmenter(AugmenterProblem):
 
     # ------------------------------------------------------------------ its own training
     def get_batch(self):
-        """Its real batch plus a draw from its own stream, so Betty's re-runs see the same one."""
+        """Its real batch plus a draw from its own stream (each rank its own), so Betty's re-runs
+        see the same one."""
         step = self.draws
         images, masks = super().get_batch()
-        generator = step_generator(self.seed, f"augmenter.{self.settings.name}.own_draws", step)
+        generator = self.stream_generator(f"augmenter.{self.settings.name}.own_draws", step)
         return (images, masks, *self.sample(len(images), generator, images.device))
 
     def training_step(self, batch):

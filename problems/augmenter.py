@@ -219,7 +219,8 @@ class AugmenterProblem(BatchedProblem, Augmenter):
         """One plain optimizer step on the next real batch (pretraining, or training outside
         the multilevel loop); ``param_callback`` follows it, as after a Betty step."""
         self.cur_batch = self.get_batch()
-        loss = self.training_step(self.cur_batch)
+        with self.autocast():
+            loss = self.training_step(self.cur_batch).float()
         self.optimizer.zero_grad(set_to_none=True)
         params = list(self.trainable_parameters())
         loss.backward(inputs=params)

@@ -3,8 +3,9 @@ updates skipped when a loss or gradient is not finite."""
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any, Dict, Iterable, Tuple
+from typing import Any, ContextManager, Dict, Iterable, Optional, Tuple
 
 import torch
 from betty.configs import Config
@@ -24,7 +25,13 @@ class BatchedProblem(ImplicitProblem):
     counts in ``skipped``; the engine decides when too many in a row stop the run. In a run of
     several processes the gradients are averaged over the ranks first, and all ranks skip or
     update together (:mod:`e2eaug.distributed`).
+
+    ``forward_dtype`` (set by the engine from ``engine.precision``) is the autocast dtype of
+    the forwards of real steps (:meth:`autocast`); weights, gradients and optimizer states stay
+    float32, and the re-evaluations a hypergradient method makes run outside it, in float32.
     """
+
+    forward_dtype: Optional[torch.dtype] = None
 
     def __init__(
         self,
@@ -46,11 +53,21 @@ class BatchedProblem(ImplicitProblem):
         self.draws += 1
         return batch
 
+    def autocast(self) -> ContextManager:
+        """The context of a real step's forward: autocast to ``forward_dtype`` on this
+        problem's device, or nothing in float32."""
+        if self.forward_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(torch.device(self.device).type, dtype=self.forward_dtype)
+
     def get_loss(self, batch: Any):
-        """Betty's ``get_loss`` (real steps only), remembering the loss value."""
-        loss, loss_dict = super().get_loss(batch)
+        """Betty's ``get_loss`` (real steps only) under :meth:`autocast`, remembering the loss
+        value. Betty's own ``precision`` stays fp32: it would also autocast the hypergradient's
+        re-evaluations (finite differences in bf16) and does nothing on a CPU."""
+        with self.autocast():
+            loss, loss_dict = super().get_loss(batch)
         self.last_loss = loss_dict["loss"]
-        return loss, loss_dict
+        return loss.float(), loss_dict
 
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
         """Betty's update on the rank-averaged gradients, skipped when this step's loss (on any

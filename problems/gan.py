@@ -199,9 +199,10 @@ class GANAugmenter(AugmenterProblem):
     def param_callback(self) -> None:
         """One discriminator step on the current batch (real steps only)."""
         images, masks = self.cur_batch
-        with torch.no_grad():
-            fake = self.generate(masks)
-        loss = discriminator_loss(self.discriminator(masks, images), self.discriminator(masks, fake))
+        with self.autocast():
+            with torch.no_grad():
+                fake = self.generate(masks)
+            loss = discriminator_loss(self.discriminator(masks, images), self.discriminator(masks, fake)).float()
         self.disc_optimizer.zero_grad(set_to_none=True)
         params = list(self.discriminator.parameters())
         loss.backward(inputs=params)
