@@ -51,12 +51,11 @@ SMOOTH = ["augmenter.generator.kwargs.activation=silu", "augmenter.discriminator
 PRECISIONS = ("fp32", "bf16", "bf16_hops")
 
 
-def _precision(problems: List, precision: str, device: str) -> ContextManager:
-    """Set the problems' forward dtype for ``precision``; the context a hypergradient runs in."""
-    for problem in problems:
-        problem.forward_dtype = None if precision == "fp32" else torch.bfloat16
+def _precision(engine, precision: str) -> ContextManager:
+    """Set the engine's ``engine.precision`` for ``precision``; the context a hypergradient runs in."""
+    engine.set_precision("fp32" if precision == "fp32" else "bf16")
     if precision == "bf16_hops":
-        return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+        return torch.autocast(torch.device(engine.device).type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -80,7 +79,7 @@ def measure_states(config: str, seed: int, states: int, every: int, alphas: List
         for (method, knobs), precision in itertools.product(candidates, precisions):
             restore()
             configure(engine, METHODS.get(method)(**knobs).betty_config(cfg.seg.unroll_steps))
-            with _precision(engine.problems, precision, engine.device):
+            with _precision(engine, precision):
                 start = time.perf_counter()
                 estimate = measure.hypergradient(arch)
                 seconds = time.perf_counter() - start
@@ -88,7 +87,7 @@ def measure_states(config: str, seed: int, states: int, every: int, alphas: List
                          "knobs": " ".join(f"{k}={v:g}" for k, v in knobs.items()), "precision": precision,
                          "cosine": measure.cosine(estimate, reference),
                          "ratio": (estimate.norm() / reference.norm()).item(), "seconds": seconds})
-        _precision(engine.problems, "fp32", engine.device)
+        _precision(engine, "fp32")
         restore()
         configure(engine, cfg.seg.hypergrad.betty_config(cfg.seg.unroll_steps))
     return rows

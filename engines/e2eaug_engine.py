@@ -157,10 +157,7 @@ class E2EAugEngine(Engine):
         super().__init__(problems=problems, config=config, dependencies=dependencies)
         if not self._augmenter_is_problem:
             self.augmenter.to(self.device)
-        dtype = check_precision(settings.precision, self.device)
-        for problem in {id(p): p for p in [*problems, augmenter]}.values():
-            if isinstance(problem, BatchedProblem):
-                problem.forward_dtype = dtype
+        self.set_precision(settings.precision)
         patience, factor = plateau
         seg = getattr(self, names.SEG)
         self.plateau = (
@@ -259,6 +256,14 @@ class E2EAugEngine(Engine):
         if last is None or not last.is_file():
             return "no checkpoint was written"
         return f"the last checkpoint, {last}, holds finite weights and is kept"
+
+    def set_precision(self, precision: str) -> None:
+        """Run the forwards of real steps in ``precision`` (``engine.precision``) from now on:
+        every problem's, and the augmenter's when it is not one of them."""
+        dtype = check_precision(precision, self.device)
+        for problem in {id(p): p for p in [*self.problems, self.augmenter]}.values():
+            if isinstance(problem, BatchedProblem):
+                problem.forward_dtype = dtype
 
     @property
     def _augmenter_is_problem(self) -> bool:

@@ -1,7 +1,7 @@
 """``engine.precision``: bf16 autocast on the forwards of real steps, float32 everywhere else.
 
 Run on the CPU (torch's CPU autocast has the same bf16 rounding as CUDA's); a GPU session
-measures the speed (``benchmarks.step_cost --precision``).
+measures the speed (``benchmarks/gpu_precision.sh``).
 """
 
 import importlib
