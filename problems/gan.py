@@ -67,6 +67,9 @@ class GANConfig(AugmenterConfig):
     #: ``e2eaug`` only: the arch level also learns the real warps' rotation and shift magnitudes
     #: (each ``2 sigmoid(b) x`` the configured one, ``b`` starting at 0), by the hypergradient.
     search_warp: bool = False
+    #: ``e2eaug`` only: the arch level also learns one output scale per mixed cell of the
+    #: generator (``2 sigmoid(c)``, ``c`` starting at 0), by the hypergradient.
+    search_cell_scales: bool = False
     #: Classical warps of the real pairs the GAN itself trains on (G's loss and D's step, in
     #: pretraining too); ``ops: []`` (the default) trains it on the real pairs as they are.
     gan_warp: MaskAugConfig = field(default_factory=lambda: MaskAugConfig(ops=[]))
@@ -78,18 +81,24 @@ def _warper(cfg: MaskAugConfig) -> MaskAugmenter:
 
 
 class SearchedParams(torch.nn.Module):
-    """What the arch level learns with ``search_warp``: the generator's ``alpha`` (the same
-    parameter the augmenter's ``alpha_module`` holds) and ``warp_logits`` ``[2]``, whose
-    ``2 sigmoid`` scale the real warps' rotation and shift magnitudes."""
+    """What the arch level learns beside the generator's ``alpha`` (the same parameter the
+    augmenter's ``alpha_module`` holds): with ``warp``, ``warp_logits`` ``[2]``, whose
+    ``2 sigmoid`` scale the real warps' rotation and shift magnitudes; with ``cells``,
+    ``cell_logits`` ``[num_cells]``, whose ``2 sigmoid`` scale each mixed cell's output."""
 
-    def __init__(self, alpha: torch.nn.Parameter) -> None:
+    def __init__(self, alpha: torch.nn.Parameter, *, warp: bool, cells: bool) -> None:
         super().__init__()
         self.alpha = alpha
-        self.warp_logits = torch.nn.Parameter(torch.zeros(2))
+        self.warp_logits = torch.nn.Parameter(torch.zeros(2)) if warp else None
+        self.cell_logits = torch.nn.Parameter(torch.zeros(alpha.shape[0])) if cells else None
 
     def warp_scales(self) -> torch.Tensor:
         """``[rotation, shift]`` magnitude factors in (0, 2); 1 at the start."""
         return 2 * torch.sigmoid(self.warp_logits)
+
+    def cell_scales(self) -> Optional[torch.Tensor]:
+        """One output factor in (0, 2) per cell (1 at the start), or ``None`` if not searched."""
+        return None if self.cell_logits is None else 2 * torch.sigmoid(self.cell_logits)
 
 
 class GANAugmenter(AugmenterProblem):
@@ -125,13 +134,15 @@ class GANAugmenter(AugmenterProblem):
         self.real_warp = _warper(cfg.real_warp) if cfg.real_warp.ops else None
         self.gan_warp = _warper(cfg.gan_warp) if cfg.gan_warp.ops else None
         self.searched = None
-        if cfg.search_warp:
-            if not (self.searches and self.alpha_module is not None and self.real_warp is not None):
-                raise ConfigError(
-                    "augmenter.search_warp needs augmenter.name=e2eaug with a searchable generator and "
-                    "augmenter.real_warp.ops"
-                )
-            self.searched = SearchedParams(self.alpha_module.alpha)
+        if cfg.search_warp and self.real_warp is None:
+            raise ConfigError("augmenter.search_warp needs augmenter.real_warp.ops")
+        for key in ("search_warp", "search_cell_scales"):
+            if getattr(cfg, key) and not (self.searches and self.alpha_module is not None):
+                raise ConfigError(f"augmenter.{key} needs augmenter.name=e2eaug with a searchable generator")
+        if cfg.search_warp or cfg.search_cell_scales:
+            self.searched = SearchedParams(
+                self.alpha_module.alpha, warp=cfg.search_warp, cells=cfg.search_cell_scales
+            )
         self.disc_steps = 0
         self.last_disc_loss = float("nan")
 
@@ -152,7 +163,9 @@ class GANAugmenter(AugmenterProblem):
         return None if self.alpha_module is None else self.alpha_module.alpha
 
     def generate(self, masks: torch.Tensor) -> torch.Tensor:
-        """Images in [0,1] for ``masks [B,1,H,W]``, differentiable in G (and a searched alpha)."""
+        """Images in [0,1] for ``masks [B,1,H,W]``, differentiable in G (and what is searched)."""
+        if self.searched is not None and self.searched.cell_logits is not None:
+            return self.module(masks, self.alpha(), self.searched.cell_scales())
         return self.module(masks, self.alpha())
 
     def draw(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> Tuple[torch.Tensor, ...]:
@@ -160,7 +173,7 @@ class GANAugmenter(AugmenterProblem):
         warped real images and masks."""
         generator = self.generator(step)
         warped_masks, real = self.mask_aug(masks, generator), ()
-        if self.searched is not None:  # the warps' magnitudes are applied in `pairs`
+        if self.searched is not None and self.settings.search_warp:  # magnitudes applied in `pairs`
             real = self.real_warp.draw(len(masks), generator, masks.device)
         elif self.real_warp is not None:
             params = self.real_warp.sample(len(masks), generator, masks.device)
@@ -174,7 +187,7 @@ class GANAugmenter(AugmenterProblem):
         fake = self.generate(warped_masks)
         if not real:
             return fake, warped_masks
-        if self.searched is not None:  # differentiable in the magnitudes through the images
+        if self.searched is not None and self.settings.search_warp:  # differentiable in the magnitudes
             params = self.real_warp.maps(tuple(real), self.searched.warp_scales())
             real = (self.real_warp.apply_images(images, params), self.real_warp.apply(masks, params.detach()))
         return torch.cat([fake, real[0]]), torch.cat([warped_masks, real[1]])
@@ -224,9 +237,13 @@ class GANAugmenter(AugmenterProblem):
 
     def log_values(self) -> Dict[str, float]:
         values = {"disc": self.last_disc_loss}
-        if self.searched is not None:
+        if self.settings.search_warp:
             rotate, shift = self.searched.warp_scales().tolist()
             values.update(rotate_scale=rotate, shift_scale=shift)
+        if self.settings.search_cell_scales:
+            values.update(
+                (f"cell_scale_{i}", scale) for i, scale in enumerate(self.searched.cell_scales().tolist())
+            )
         return values
 
     def modules(self) -> List[torch.nn.Module]:

@@ -231,6 +231,20 @@ def test_lam_warmup_ramps_the_weight_of_the_augmented_pairs():
     assert getattr(plain, names.SEG).lam() == 2.0
 
 
+def _learned_beside_alpha(engine, name):
+    """Train 4 steps; the arch level holds ``alpha`` and ``name``, and has moved every entry of
+    ``name`` (returned) by its hypergradient."""
+    arch = getattr(engine, names.ARCH)
+    assert {n for n, _ in arch.module.named_parameters()} == {"alpha", name}
+    engine.train()
+    for _ in range(4):
+        engine.global_step += 1
+        engine.train_step()
+    logits = getattr(arch.module, name).detach()
+    assert torch.isfinite(logits).all() and (logits.abs() > 1e-4).all()
+    return logits
+
+
 def test_search_warp_starts_at_the_configured_warps_and_learns_their_magnitudes():
     """At the start (scales 1) the seg loss equals the fixed-warp run's on the same batch; after
     a few steps the arch level has moved both magnitudes by their hypergradient."""
@@ -243,14 +257,7 @@ def test_search_warp_starts_at_the_configured_warps_and_learns_their_magnitudes(
         losses.append(seg.training_step(seg.batcher.batch(0) + engine.augmenter.draw(*seg.batcher.batch(0), 0)))
     assert abs(losses[0].item() - losses[1].item()) <= 1e-6 * abs(losses[0].item())
 
-    arch = getattr(searched, names.ARCH)
-    assert {name for name, _ in arch.module.named_parameters()} == {"alpha", "warp_logits"}
-    searched.train()
-    for _ in range(4):
-        searched.global_step += 1
-        searched.train_step()
-    logits = arch.module.warp_logits.detach()
-    assert torch.isfinite(logits).all() and (logits.abs() > 1e-4).all()
+    logits = _learned_beside_alpha(searched, "warp_logits")
     values = searched.augmenter.log_values()
     assert values["rotate_scale"] == pytest.approx(2 * torch.sigmoid(logits[0]).item())
 
@@ -262,3 +269,25 @@ def test_search_warp_needs_e2eaug_and_real_warps():
     for extra in (no_search, ["augmenter.real_warp={ops: []}"]):
         with pytest.raises(ConfigError, match="search_warp"):
             _engine(extra + ["augmenter.search_warp=true"])
+
+
+def test_search_cell_scales_start_at_one_and_are_learned_beside_alpha():
+    """At the start (scales 1) the generated images equal the default e2eaug's; after a few
+    steps the arch level has moved every cell's scale by its hypergradient."""
+    default, _ = _engine()
+    searched, _ = _engine(["augmenter.search_cell_scales=true", "engine.train_iters=4"])
+    masks = default.augmenter.batcher.batch(0)[1]
+    assert torch.equal(default.augmenter.generate(masks), searched.augmenter.generate(masks))
+
+    logits = _learned_beside_alpha(searched, "cell_logits")
+    assert logits.shape == (searched.augmenter.module.num_cells,)
+    assert torch.isfinite(logits).all() and (logits.abs() > 1e-4).all()
+    values = searched.augmenter.log_values()
+    assert values["cell_scale_0"] == pytest.approx(2 * torch.sigmoid(logits[0]).item())
+
+
+def test_search_cell_scales_needs_a_searched_generator():
+    from e2eaug.config import ConfigError
+
+    with pytest.raises(ConfigError, match="search_cell_scales"):
+        _engine(["augmenter.name=gan_joint", "augmenter.search_cell_scales=true"])

@@ -134,9 +134,20 @@ class SearchableCells:
         self._check_alpha(alpha)
         return derive(alpha)
 
-    def forward(self, mask: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        """Generate images from masks under architecture weights ``alpha`` (see class doc)."""
-        return self._run(mask, self.cell_weights(alpha))
+    def forward(
+        self, mask: torch.Tensor, alpha: torch.Tensor, cell_scales: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """Generate images from masks under architecture weights ``alpha`` (see class doc);
+        ``cell_scales`` ``[num_cells]``, if given, multiply each mixed cell's output
+        (``sum_k w_k op_k``, rows as ``alpha``'s)."""
+        weights = self.cell_weights(alpha)
+        if cell_scales is not None:
+            if cell_scales.shape != (self.num_cells,):
+                raise ValueError(
+                    f"cell_scales must have shape [{self.num_cells}] (num_cells), got {list(cell_scales.shape)}"
+                )
+            weights = weights * cell_scales[:, None]
+        return self._run(mask, weights)
 
 
 class FixedCells:
@@ -252,7 +263,8 @@ class SearchableGenerator(SearchableCells, UNetSkeleton):
         ``forward(mask [N, in_channels, H, W], alpha [num_cells, num_ops])`` returns an image
         ``[N, out_channels, H, W]`` with values in ``[0, 1]`` (``(tanh(x) + 1) / 2``). Each
         cell's candidates are weighted by ``softmax(alpha[cell])``; rows ``0..depth-1`` are the
-        down cells, rows ``depth..2*depth-1`` the up cells.
+        down cells, rows ``depth..2*depth-1`` the up cells. An optional third argument
+        ``cell_scales [num_cells]`` multiplies each cell's output (in the same order).
     """
 
     def __init__(
