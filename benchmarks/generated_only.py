@@ -12,7 +12,6 @@ validation split every ``valid_every`` steps; the best is reported, as the harne
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any, Dict, List
 
@@ -25,7 +24,8 @@ from e2eaug.optim import build_optimizer
 from e2eaug.problems import names
 from e2eaug.problems.segmentation import build_segmenter
 from e2eaug.rundir import RunDir
-from e2eaug.utils import atomic_write_text, csv_text
+
+from . import run_folders
 
 CONDITIONS = ("real", "generated", "real+generated")
 
@@ -69,21 +69,11 @@ def measure(run_dir: str, checkpoint: str) -> List[Dict[str, Any]]:
 
 
 def main(argv: List[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", help="run folders of GAN augmenters")
-    parser.add_argument("--checkpoint", choices=["best", "last"], default="last")
-    parser.add_argument("--out", default=None, help="also write the rows as CSV here")
-    args = parser.parse_args(argv)
-    rows = []
-    for run_dir in args.runs:
-        rows.extend(measure(run_dir, args.checkpoint))
-        for row in rows[-len(CONDITIONS):]:
-            print(f"{row['augmenter']:<12} seed {row['seed']}  {row['condition']:<16} val Dice {row['val_dice']:.4f}",
-                  flush=True)
-    if args.out:
-        header = list(rows[0])
-        atomic_write_text(args.out, csv_text(header, [[row[k] for k in header] for row in rows]))
-    return 0
+    return run_folders.main(__doc__.splitlines()[0], measure, _show, argv)
+
+
+def _show(row: Dict[str, Any]) -> str:
+    return f"{row['augmenter']:<12} seed {row['seed']}  {row['condition']:<16} val Dice {row['val_dice']:.4f}"
 
 
 if __name__ == "__main__":

@@ -1,0 +1,39 @@
+"""The method study's diagnostics over run folders (benchmarks/generator_fit.py, generated_only.py)."""
+
+from types import SimpleNamespace
+
+import torch
+
+from benchmarks import generated_only, generator_fit
+
+
+def test_nearest_training_pair_is_the_one_of_the_most_overlapping_mask():
+    masks = torch.zeros(3, 1, 8, 8)
+    masks[0, :, :4], masks[1, :, 4:], masks[2, :, :, :4] = 1, 1, 1
+    train = SimpleNamespace(masks=masks, images=torch.arange(3.0).view(3, 1, 1, 1).expand(3, 3, 8, 8))
+    query = torch.zeros(2, 1, 8, 8)
+    query[0, :, 5:], query[1, :, :, :3] = 1, 1  # inside mask 1, inside mask 2
+    nearest = generator_fit._nearest_train_images(train, query)
+    assert nearest[:, 0, 0, 0].tolist() == [1.0, 2.0]
+    assert torch.equal(generator_fit._nearest_train_images(train, masks), train.images)
+
+
+def test_fit_row_and_csv_of_a_trained_run(tiny_run, tmp_path, capsys):
+    out = tmp_path / "fit.csv"
+    assert generator_fit.main([str(tiny_run.path), "--out", str(out)]) == 0
+    row = generator_fit.measure(str(tiny_run.path), "last")
+    assert row["augmenter"] == "e2eaug" and row["gan_steps"] > 0
+    for key in ("l1_train", "l1_val", "l1_val_mean_image", "l1_val_nearest_train"):
+        assert 0 < row[key] < 1, key
+    assert out.read_text().splitlines()[0] == ",".join(row)
+    assert "nearest training pair" in capsys.readouterr().out
+
+
+def test_generated_only_trains_a_fresh_segmenter_per_condition(tiny_run, tmp_path, capsys):
+    out = tmp_path / "generated_only.csv"
+    assert generated_only.main([str(tiny_run.path), "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0] == "run,augmenter,seed,condition,val_dice"
+    assert [line.split(",")[3] for line in lines[1:]] == list(generated_only.CONDITIONS)
+    assert all(0 < float(line.split(",")[4]) <= 1 for line in lines[1:])
+    assert capsys.readouterr().out.count("val Dice") == 3
