@@ -40,7 +40,7 @@ def _l1(augmenter: Any, images: torch.Tensor, masks: torch.Tensor) -> float:
 
 
 def measure(run_dir: str, checkpoint: str) -> Dict[str, Any]:
-    """One row: the generator's error on training and validation masks, and the mean image's."""
+    """One row: the generator's error on training and validation masks, and the references'."""
     cfg, engine, data = load_run(RunDir.open(run_dir), checkpoint)
     augmenter = engine.augmenter
     if not hasattr(augmenter, "generate"):

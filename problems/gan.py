@@ -96,9 +96,9 @@ class SearchedParams(torch.nn.Module):
         """``[rotation, shift]`` magnitude factors in (0, 2); 1 at the start."""
         return 2 * torch.sigmoid(self.warp_logits)
 
-    def cell_scales(self) -> Optional[torch.Tensor]:
-        """One output factor in (0, 2) per cell (1 at the start), or ``None`` if not searched."""
-        return None if self.cell_logits is None else 2 * torch.sigmoid(self.cell_logits)
+    def cell_scales(self) -> torch.Tensor:
+        """One output factor in (0, 2) per cell; 1 at the start."""
+        return 2 * torch.sigmoid(self.cell_logits)
 
 
 class GANAugmenter(AugmenterProblem):
@@ -164,7 +164,7 @@ class GANAugmenter(AugmenterProblem):
 
     def generate(self, masks: torch.Tensor) -> torch.Tensor:
         """Images in [0,1] for ``masks [B,1,H,W]``, differentiable in G (and what is searched)."""
-        if self.searched is not None and self.searched.cell_logits is not None:
+        if self.settings.search_cell_scales:
             return self.module(masks, self.alpha(), self.searched.cell_scales())
         return self.module(masks, self.alpha())
 
@@ -173,7 +173,7 @@ class GANAugmenter(AugmenterProblem):
         warped real images and masks."""
         generator = self.generator(step)
         warped_masks, real = self.mask_aug(masks, generator), ()
-        if self.searched is not None and self.settings.search_warp:  # magnitudes applied in `pairs`
+        if self.settings.search_warp:  # the magnitudes are applied in `pairs`
             real = self.real_warp.draw(len(masks), generator, masks.device)
         elif self.real_warp is not None:
             params = self.real_warp.sample(len(masks), generator, masks.device)
@@ -187,7 +187,7 @@ class GANAugmenter(AugmenterProblem):
         fake = self.generate(warped_masks)
         if not real:
             return fake, warped_masks
-        if self.searched is not None and self.settings.search_warp:  # differentiable in the magnitudes
+        if self.settings.search_warp:  # differentiable in the magnitudes through the images
             params = self.real_warp.maps(tuple(real), self.searched.warp_scales())
             real = (self.real_warp.apply_images(images, params), self.real_warp.apply(masks, params.detach()))
         return torch.cat([fake, real[0]]), torch.cat([warped_masks, real[1]])

@@ -281,7 +281,6 @@ def test_search_cell_scales_start_at_one_and_are_learned_beside_alpha():
 
     logits = _learned_beside_alpha(searched, "cell_logits")
     assert logits.shape == (searched.augmenter.module.num_cells,)
-    assert torch.isfinite(logits).all() and (logits.abs() > 1e-4).all()
     values = searched.augmenter.log_values()
     assert values["cell_scale_0"] == pytest.approx(2 * torch.sigmoid(logits[0]).item())
 
