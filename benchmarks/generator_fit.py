@@ -6,20 +6,25 @@ shapes it never saw); each image is compared with the real image of that mask by
 pixel error (images in [0, 1]). Beside them, two references on the validation split: the mean
 training image (no use of the mask at all) and the training image whose mask overlaps the
 validation mask most (a lookup of the pairs learnt). Validation error far above training error,
-near those references, means the generator memorised its pairs.
+near those references, means the generator memorised its pairs. ``--figure`` also draws each
+generator's images of the first 6 training and 6 validation masks, below those masks and their
+real images.
 
-    python -m benchmarks.generator_fit RUN_DIR [RUN_DIR ...] [--checkpoint last] [--out FILE.csv]
+    python -m benchmarks.generator_fit RUN_DIR [RUN_DIR ...] [--checkpoint last] [--out FILE.csv] [--figure FILE.png]
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any, Dict, List
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
 
 import torch
 
 from e2eaug.jobs import load_run
+from e2eaug.plots import save_samples
 from e2eaug.rundir import RunDir
+from e2eaug.samples import rgb
 
 from . import run_folders
 
@@ -33,19 +38,25 @@ def _nearest_train_images(train: Any, masks: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
+def _generate(augmenter: Any, masks: torch.Tensor) -> torch.Tensor:
+    return augmenter.generate(masks.to(augmenter.device)).float().cpu()
+
+
 def _l1(augmenter: Any, images: torch.Tensor, masks: torch.Tensor) -> float:
-    device = augmenter.device
-    fake = augmenter.generate(masks.to(device)).float().cpu()
-    return (fake - images).abs().mean().item()
+    return (_generate(augmenter, masks) - images).abs().mean().item()
 
 
-def measure(run_dir: str, checkpoint: str) -> Dict[str, Any]:
-    """One row: the generator's error on training and validation masks, and the references'."""
+def load(run_dir: str, checkpoint: str) -> Tuple[Any, Any, Any]:
+    """``(config, augmenter in eval mode, data)`` of a GAN augmenter's run folder."""
     cfg, engine, data = load_run(RunDir.open(run_dir), checkpoint)
-    augmenter = engine.augmenter
-    if not hasattr(augmenter, "generate"):
+    if not hasattr(engine.augmenter, "generate"):
         raise ValueError(f"{run_dir}: augmenter {cfg.augmenter.name!r} is not a GAN")
     engine.eval()
+    return cfg, engine.augmenter, data
+
+
+def measure(run_dir: str, cfg: Any, augmenter: Any, data: Any) -> Dict[str, Any]:
+    """One row: the generator's error on training and validation masks, and the references'."""
     mean_image = data.train.images.mean(dim=0, keepdim=True)
     return {
         "run": run_dir,
@@ -62,8 +73,39 @@ def measure(run_dir: str, checkpoint: str) -> Dict[str, Any]:
     }
 
 
+def figure_rows(run_dir: str, augmenter: Any, data: Any, n: int = 6) -> List[Tuple[str, torch.Tensor]]:
+    """The figure's rows for one run: the first ``n`` training and ``n`` validation masks, their
+    real images, and the run's generator's images of them."""
+    masks = torch.cat([data.train.masks[:n], data.val.masks[:n]])
+    images = torch.cat([data.train.images[:n], data.val.images[:n]])
+    return [
+        (f"masks: {n} training, {n} validation", rgb(masks)),
+        ("their real images", rgb(images)),
+        (Path(run_dir).name, rgb(_generate(augmenter, masks))),
+    ]
+
+
 def main(argv: List[str] | None = None) -> int:
-    return run_folders.main(__doc__.splitlines()[0], lambda run, which: [measure(run, which)], _show, argv)
+    parser = run_folders.parser(__doc__.splitlines()[0])
+    parser.add_argument("--figure", default=None, help="also draw the generators' images here (PNG)")
+    args = parser.parse_args(argv)
+    shown: List[Tuple[str, torch.Tensor]] = []
+    mask_rows: List[Tuple[str, torch.Tensor]] = []
+
+    def one_run(run_dir: str, checkpoint: str) -> List[Dict[str, Any]]:
+        cfg, augmenter, data = load(run_dir, checkpoint)
+        if args.figure:  # the masks and real images once for runs of one split
+            masks, real, generated = figure_rows(run_dir, augmenter, data)
+            if not mask_rows or not torch.equal(mask_rows[-1][1], masks[1]):
+                mask_rows.append(masks)
+                shown.extend([masks, real])
+            shown.append(generated)
+        return [measure(run_dir, cfg, augmenter, data)]
+
+    run_folders.run(args, one_run, _show)
+    if args.figure:
+        save_samples(Path(args.figure), shown)
+    return 0
 
 
 def _show(row: Dict[str, Any]) -> str:

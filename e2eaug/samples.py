@@ -33,7 +33,8 @@ def augmented_batches(engine: Any) -> Iterator[Tuple[torch.Tensor, torch.Tensor,
         step += 1
 
 
-def _rgb(images: torch.Tensor) -> torch.Tensor:
+def rgb(images: torch.Tensor) -> torch.Tensor:
+    """Images in [0,1] as RGB ``[B,3,H,W]`` on the CPU, for figures."""
     images = images.detach().float().cpu().clamp(0, 1)
     return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images[:, :3]
 
@@ -46,7 +47,7 @@ def outline(masks: torch.Tensor) -> torch.Tensor:
 
 def overlay(images: torch.Tensor, predicted: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
     """RGB ``[B,3,H,W]``: ``images`` tinted red where ``predicted``, the outline of ``true`` green."""
-    out = _rgb(images)
+    out = rgb(images)
     predicted, true = predicted.float().cpu(), true.float().cpu()
     out = out * (1 - 0.45 * predicted) + 0.45 * predicted * _PREDICTED.view(1, 3, 1, 1)
     edge = outline(true)
@@ -63,7 +64,7 @@ def sample_rows(engine: Any, n: int = 8) -> List[Row]:
     rows: List[Row] = []
     try:
         real, images, masks = next(augmented_batches(engine))
-        rows += [("augmented mask", _rgb(masks[:n])), ("augmented image", _rgb(images[:n])), ("real", _rgb(real[:n]))]
+        rows += [("augmented mask", rgb(masks[:n])), ("augmented image", rgb(images[:n])), ("real", rgb(real[:n]))]
     except ValueError:
         pass  # `none`: no pairs to show
     seg = getattr(engine, names.SEG)

@@ -6,7 +6,9 @@ warps of the real pairs join them (the segmentation loss weighs the mean over bo
 ``adversarial + l1_weight * L1(G(mask), image)`` on real pairs; the discriminator D has its
 own optimizer and steps once per real step from ``param_callback``. With ``gan_warp.ops`` set,
 the GAN's own training pairs are classical warps of the real pairs (image and mask warped
-alike), so G also learns from the warped masks it is asked to render. Three ways to train it:
+alike), so G also learns from the warped masks it is asked to render. With ``disc_aug`` set, D
+judges random differentiable views of every pair, real and generated (``e2eaug.diffaug``).
+Three ways to train it:
 
 - ``e2eaug`` (default): G trains jointly with the segmenter, and its architecture weights
   ``alpha`` (a searchable generator's) are searched by the ``arch`` level: three levels.
@@ -26,6 +28,7 @@ import torch
 from e2eaug import distributed
 from e2eaug.config import ComponentConfig, ConfigError, OptimConfig, component
 from e2eaug.data.transforms import OPS, MaskAugmenter, elastic_masks
+from e2eaug.diffaug import DiscriminatorAugment
 from e2eaug.losses import discriminator_loss, generator_adversarial_loss, reconstruction_loss
 from e2eaug.models import ArchitectureParams
 from e2eaug.optim import build_optimizer
@@ -73,6 +76,10 @@ class GANConfig(AugmenterConfig):
     #: Classical warps of the real pairs the GAN itself trains on (G's loss and D's step, in
     #: pretraining too); ``ops: []`` (the default) trains it on the real pairs as they are.
     gan_warp: MaskAugConfig = field(default_factory=lambda: MaskAugConfig(ops=[]))
+    #: Differentiable augmentations of every pair D judges, real and generated, in G's loss
+    #: and D's step alike (a subset of ``color``, ``translation``, ``cutout``; see
+    #: ``e2eaug.diffaug``); ``[]`` (the default) shows D the pairs as they are.
+    disc_aug: List[str] = field(default_factory=list)
     pretrain_steps: int = 100
 
 
@@ -133,6 +140,10 @@ class GANAugmenter(AugmenterProblem):
         self.mask_aug = _warper(cfg.mask_aug)
         self.real_warp = _warper(cfg.real_warp) if cfg.real_warp.ops else None
         self.gan_warp = _warper(cfg.gan_warp) if cfg.gan_warp.ops else None
+        try:
+            self.disc_aug = DiscriminatorAugment(cfg.disc_aug) if cfg.disc_aug else None
+        except ValueError as err:
+            raise ConfigError(f"augmenter.disc_aug: {err}") from None
         self.searched = None
         if cfg.search_warp and self.real_warp is None:
             raise ConfigError("augmenter.search_warp needs augmenter.real_warp.ops")
@@ -202,10 +213,18 @@ class GANAugmenter(AugmenterProblem):
         params = self.gan_warp.sample(len(masks), generator, masks.device)
         return self.gan_warp.apply_images(images, params), self.gan_warp.apply(masks, params)
 
+    def judge(self, masks: torch.Tensor, images: torch.Tensor, view: str) -> torch.Tensor:
+        """D's patch logits for the pairs; with ``disc_aug``, of their random view ``view`` of
+        the current batch (a pure function of the draw count, as Betty's re-runs need)."""
+        if self.disc_aug is not None:
+            generator = self.stream_generator(f"augmenter.disc_aug.{view}", self.draws - 1)
+            masks, images = self.disc_aug(masks, images, generator)
+        return self.discriminator(masks, images)
+
     def training_step(self, batch):
         images, masks = batch
         fake = self.generate(masks)
-        adversarial = generator_adversarial_loss(self.discriminator(masks, fake))
+        adversarial = generator_adversarial_loss(self.judge(masks, fake, "generated"))
         reconstruction = reconstruction_loss(fake, images, self.settings.reconstruction)
         return adversarial + self.settings.l1_weight * reconstruction
 
@@ -215,7 +234,7 @@ class GANAugmenter(AugmenterProblem):
         with self.autocast():
             with torch.no_grad():
                 fake = self.generate(masks)
-            loss = discriminator_loss(self.discriminator(masks, images), self.discriminator(masks, fake)).float()
+            loss = discriminator_loss(self.judge(masks, images, "real"), self.judge(masks, fake, "fake")).float()
         self.disc_optimizer.zero_grad(set_to_none=True)
         params = list(self.discriminator.parameters())
         loss.backward(inputs=params)

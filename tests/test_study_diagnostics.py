@@ -41,3 +41,16 @@ def test_generated_only_trains_a_fresh_segmenter_per_condition(tiny_run, tmp_pat
     assert [line.split(",")[3] for line in lines[1:]] == list(generated_only.CONDITIONS)
     assert all(0 < float(line.split(",")[4]) <= 1 for line in lines[1:])
     assert capsys.readouterr().out.count("val Dice") == 3
+
+
+def test_fit_figure_shows_one_split_once_and_each_generator_below_it(tiny_run, tmp_path, monkeypatch):
+    drawn = {}
+    monkeypatch.setattr(generator_fit, "save_samples", lambda path, rows: drawn.update(path=path, rows=rows))
+    run = str(tiny_run.path)
+    assert generator_fit.main([run, run, "--figure", str(tmp_path / "fit.png")]) == 0
+    titles = [title for title, _ in drawn["rows"]]
+    assert titles[0].startswith("masks:") and titles[1] == "their real images"
+    assert titles[2:] == [tiny_run.path.name] * 2 and drawn["path"].name == "fit.png"
+    masks, real, generated = (images for _, images in drawn["rows"][:3])
+    assert masks.shape == real.shape == generated.shape and masks.shape[1] == 3
+    assert not torch.equal(generated, real) and 0 <= generated.min() and generated.max() <= 1
