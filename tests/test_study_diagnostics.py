@@ -1,7 +1,13 @@
 """The method study's diagnostics over run folders (benchmarks/generator_fit.py, generated_only.py)."""
 
 import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
+
+import pytest
 
 import torch
 
@@ -54,3 +60,21 @@ def test_fit_figure_shows_one_split_once_and_each_generator_below_it(tiny_run, t
     masks, real, generated = (images for _, images in drawn["rows"][:3])
     assert masks.shape == real.shape == generated.shape and masks.shape[1] == 3
     assert not torch.equal(generated, real) and 0 <= generated.min() and generated.max() <= 1
+
+
+ROOT = Path(__file__).resolve().parents[1]
+JSRT = ROOT.parent / "shared" / "data" / "jsrt"
+
+
+@pytest.mark.skipif(not JSRT.is_dir(), reason="needs ../shared/data/jsrt")
+def test_gpu_generator_fit_script_runs_at_toy_sizes(tmp_path):
+    """The prepared GPU check (benchmarks/gpu_generator_fit.sh) at toy sizes on the CPU."""
+    env = dict(os.environ, OUT=str(tmp_path), DATA=str(JSRT), DEVICE="cpu", SIZES="32", STEPS="2",
+               SEEDS="0", DEPTH="2", WIDTH="4", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    done = subprocess.run(
+        ["bash", "benchmarks/gpu_generator_fit.sh"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (row,) = csv.DictReader((tmp_path / "generator_fit.csv").open())
+    assert (row["image_size"], row["gan_steps"]) == ("32", "2")
+    assert (tmp_path / "generator_fit.png").stat().st_size > 0
