@@ -5,9 +5,10 @@
 # training images, 2000 steps, at 128 px with the paper preset's generator and discriminator
 # widths (its generator reaches 1x1, as the paper's 8 levels do at 256 px), then
 # benchmarks.generator_fit on them, in one bounded command (each run under `timeout`, about
-# 9 min in all). A validation error clearly below both references is the sign to run the paper
-# profile's segmentation grid. A run cut off by its timeout writes no checkpoint; its log gives
-# the speed reached.
+# 9 min in all). A validation error clearly below both references is needed before the paper
+# profile's segmentation grid is worth running, though it is no guarantee (a smoother generator
+# can score lower and still make worse pairs: study README, `depth/`). A run cut off by its
+# timeout writes no checkpoint; its log gives the speed reached.
 #   OUT=DIR DATA=path/to/jsrt bash benchmarks/gpu_generator_fit.sh   # generator_fit.csv/.png in DIR
 #   SIZES=256 SEEDS=0 ... the paper's own resolution, when device time is left
 # DEVICE=cpu SIZES=32 STEPS=5 DEPTH=3 WIDTH=8 checks the script on a CPU.
