@@ -6,11 +6,17 @@ shapes it never saw); each image is compared with the real image of that mask by
 pixel error (images in [0, 1]). Beside them, two references on the validation split: the mean
 training image (no use of the mask at all) and the training image whose mask overlaps the
 validation mask most (a lookup of the pairs learnt). Validation error far above training error,
-near those references, means the generator memorised its pairs. ``--figure`` also draws each
+near those references, means the generator memorised its pairs. A low pixel error is not yet a
+good training pair (a smooth average chest scores well): ``--judge RUN_DIR`` adds how well the
+anatomy lies on the mask, the Dice between the mask and the judge's segmentation of the
+generator's image of it, on the validation masks, beside the judge's Dice on the real
+validation images. The judge is the segmenter (best checkpoint) of a run on the same split,
+such as a ``combine`` cell of the same seed. ``--figure`` also draws each
 generator's images of the first 6 training and 6 validation masks, below those masks and their
 real images.
 
-    python -m benchmarks.generator_fit RUN_DIR [RUN_DIR ...] [--checkpoint last] [--out FILE.csv] [--figure FILE.png]
+    python -m benchmarks.generator_fit RUN_DIR [RUN_DIR ...] [--checkpoint last] [--out FILE.csv]
+        [--figure FILE.png] [--judge RUN_DIR]
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ from typing import Any, Dict, List, Tuple
 import torch
 
 from e2eaug.jobs import load_run
+from e2eaug.metrics import binarize, dice_per_image
 from e2eaug.plots import save_samples
+from e2eaug.problems import names
 from e2eaug.rundir import RunDir
 from e2eaug.samples import rgb
 
@@ -55,10 +63,26 @@ def load(run_dir: str, checkpoint: str) -> Tuple[Any, Any, Any]:
     return cfg, engine.augmenter, data
 
 
-def measure(run_dir: str, cfg: Any, augmenter: Any, data: Any) -> Dict[str, Any]:
-    """One row: the generator's error on training and validation masks, and the references'."""
+def load_judge(run_dir: str) -> Any:
+    """The segmentation problem of a finished run (best checkpoint), in eval mode."""
+    _, engine, _ = load_run(RunDir.open(run_dir), "best")
+    engine.eval()
+    return getattr(engine, names.SEG)
+
+
+@torch.no_grad()
+def alignment(judge: Any, images: torch.Tensor, masks: torch.Tensor) -> float:
+    """Mean Dice between ``masks`` and the judge's segmentation of ``images``."""
+    predicted = binarize(judge.module(images.to(judge.device)).float().cpu())
+    return dice_per_image(predicted, masks).mean().item()
+
+
+def measure(run_dir: str, cfg: Any, augmenter: Any, data: Any, judge: Any = None) -> Dict[str, Any]:
+    """One row: the generator's error on training and validation masks, and the references';
+    with a judge, also the alignment of its images of the validation masks, and the judge's
+    Dice on the real validation images."""
     mean_image = data.train.images.mean(dim=0, keepdim=True)
-    return {
+    row = {
         "run": run_dir,
         "augmenter": cfg.augmenter.name,
         "seed": cfg.seed,
@@ -71,6 +95,10 @@ def measure(run_dir: str, cfg: Any, augmenter: Any, data: Any) -> Dict[str, Any]
             (data.val.images - _nearest_train_images(data.train, data.val.masks)).abs().mean().item(), 4
         ),
     }
+    if judge is not None:
+        row["judge_dice_generated"] = round(alignment(judge, _generate(augmenter, data.val.masks), data.val.masks), 4)
+        row["judge_dice_real"] = round(alignment(judge, data.val.images, data.val.masks), 4)
+    return row
 
 
 def figure_rows(run_dir: str, augmenter: Any, data: Any, n: int = 6) -> List[Tuple[str, torch.Tensor]]:
@@ -88,7 +116,9 @@ def figure_rows(run_dir: str, augmenter: Any, data: Any, n: int = 6) -> List[Tup
 def main(argv: List[str] | None = None) -> int:
     parser = run_folders.parser(__doc__.splitlines()[0])
     parser.add_argument("--figure", default=None, help="also draw the generators' images here (PNG)")
+    parser.add_argument("--judge", default=None, help="a run on the same split whose segmenter scores alignment")
     args = parser.parse_args(argv)
+    judge = load_judge(args.judge) if args.judge else None
     shown: List[Tuple[str, torch.Tensor]] = []
     mask_rows: List[Tuple[str, torch.Tensor]] = []
 
@@ -100,7 +130,7 @@ def main(argv: List[str] | None = None) -> int:
                 mask_rows.append(masks)
                 shown.extend([masks, real])
             shown.append(generated)
-        return [measure(run_dir, cfg, augmenter, data)]
+        return [measure(run_dir, cfg, augmenter, data, judge)]
 
     run_folders.run(args, one_run, _show)
     if args.figure:
@@ -113,6 +143,11 @@ def _show(row: Dict[str, Any]) -> str:
         f"{row['augmenter']:<10} seed {row['seed']} {row['image_size']:>3} px {row['gan_steps']:>5} GAN steps  "
         f"L1 train {row['l1_train']:.4f}  val {row['l1_val']:.4f}  references: mean image "
         f"{row['l1_val_mean_image']:.4f}, nearest training pair {row['l1_val_nearest_train']:.4f}"
+        + (
+            f"  judge Dice: generated {row['judge_dice_generated']:.4f}, real {row['judge_dice_real']:.4f}"
+            if "judge_dice_real" in row
+            else ""
+        )
     )
 
 

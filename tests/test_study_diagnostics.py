@@ -78,3 +78,17 @@ def test_gpu_generator_fit_script_runs_at_toy_sizes(tmp_path):
     (row,) = csv.DictReader((tmp_path / "generator_fit.csv").open())
     assert (row["image_size"], row["gan_steps"]) == ("32", "2")
     assert (tmp_path / "generator_fit.png").stat().st_size > 0
+
+
+def test_alignment_is_the_dice_of_the_judge_segmentation_with_the_mask(tiny_run, tmp_path):
+    masks = torch.zeros(2, 1, 8, 8)
+    masks[:, :, 2:6, 2:6] = 1
+    judge = SimpleNamespace(module=lambda x: 10 * (x - 0.5), device="cpu")  # foreground where bright
+    assert generator_fit.alignment(judge, masks, masks) == 1.0
+    shifted = torch.roll(masks, 2, dims=-1)  # half of each square still on its mask
+    assert abs(generator_fit.alignment(judge, shifted, masks) - 0.5) < 1e-6
+    out = tmp_path / "fit.csv"
+    run = str(tiny_run.path)
+    assert generator_fit.main([run, "--judge", run, "--out", str(out)]) == 0
+    (row,) = csv.DictReader(out.open())
+    assert all(0 <= float(row[key]) <= 1 for key in ("judge_dice_generated", "judge_dice_real"))
