@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from types import SimpleNamespace
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
+from e2eaug.evaluation import evaluate_segmenter
 from e2eaug.jobs import load_run
-from e2eaug.metrics import binarize, dice_per_image
 from e2eaug.plots import save_samples
 from e2eaug.problems import names
 from e2eaug.rundir import RunDir
@@ -70,11 +71,9 @@ def load_judge(run_dir: str) -> Any:
     return getattr(engine, names.SEG)
 
 
-@torch.no_grad()
 def alignment(judge: Any, images: torch.Tensor, masks: torch.Tensor) -> float:
     """Mean Dice between ``masks`` and the judge's segmentation of ``images``."""
-    predicted = binarize(judge.module(images.to(judge.device)).float().cpu())
-    return dice_per_image(predicted, masks).mean().item()
+    return evaluate_segmenter(judge.module, SimpleNamespace(images=images, masks=masks), judge.device)["dice"]
 
 
 def measure(run_dir: str, cfg: Any, augmenter: Any, data: Any, judge: Any = None) -> Dict[str, Any]:
@@ -82,6 +81,7 @@ def measure(run_dir: str, cfg: Any, augmenter: Any, data: Any, judge: Any = None
     with a judge, also the alignment of its images of the validation masks, and the judge's
     Dice on the real validation images."""
     mean_image = data.train.images.mean(dim=0, keepdim=True)
+    val_fake = _generate(augmenter, data.val.masks)
     row = {
         "run": run_dir,
         "augmenter": cfg.augmenter.name,
@@ -89,14 +89,14 @@ def measure(run_dir: str, cfg: Any, augmenter: Any, data: Any, judge: Any = None
         "image_size": cfg.data.image_size,
         "gan_steps": augmenter.disc_steps,
         "l1_train": round(_l1(augmenter, data.train.images, data.train.masks), 4),
-        "l1_val": round(_l1(augmenter, data.val.images, data.val.masks), 4),
+        "l1_val": round((val_fake - data.val.images).abs().mean().item(), 4),
         "l1_val_mean_image": round((data.val.images - mean_image).abs().mean().item(), 4),
         "l1_val_nearest_train": round(
             (data.val.images - _nearest_train_images(data.train, data.val.masks)).abs().mean().item(), 4
         ),
     }
     if judge is not None:
-        row["judge_dice_generated"] = round(alignment(judge, _generate(augmenter, data.val.masks), data.val.masks), 4)
+        row["judge_dice_generated"] = round(alignment(judge, val_fake, data.val.masks), 4)
         row["judge_dice_real"] = round(alignment(judge, data.val.images, data.val.masks), 4)
     return row
 
@@ -120,14 +120,15 @@ def main(argv: List[str] | None = None) -> int:
     args = parser.parse_args(argv)
     judge = load_judge(args.judge) if args.judge else None
     shown: List[Tuple[str, torch.Tensor]] = []
-    mask_rows: List[Tuple[str, torch.Tensor]] = []
+    last_masks: Optional[torch.Tensor] = None
 
     def one_run(run_dir: str, checkpoint: str) -> List[Dict[str, Any]]:
+        nonlocal last_masks
         cfg, augmenter, data = load(run_dir, checkpoint)
         if args.figure:  # the masks and real images once for runs of one split
             masks, real, generated = figure_rows(run_dir, augmenter, data)
-            if not mask_rows or not torch.equal(mask_rows[-1][1], masks[1]):
-                mask_rows.append(masks)
+            if last_masks is None or not torch.equal(last_masks, masks[1]):
+                last_masks = masks[1]
                 shown.extend([masks, real])
             shown.append(generated)
         return [measure(run_dir, cfg, augmenter, data, judge)]

@@ -20,7 +20,7 @@ def parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def run(args: argparse.Namespace, measure: Callable[[str, str], List[Row]], show: Callable[[Row], str]) -> List[Row]:
+def run(args: argparse.Namespace, measure: Callable[[str, str], List[Row]], show: Callable[[Row], str]) -> None:
     """``measure(run_dir, checkpoint)`` gives each folder's rows, each printed as ``show(row)``
     when measured, and all written to ``--out`` as CSV (atomically) at the end."""
     rows: List[Row] = []
@@ -31,7 +31,6 @@ def run(args: argparse.Namespace, measure: Callable[[str, str], List[Row]], show
     if args.out:
         header = list(rows[0])
         atomic_write_text(args.out, csv_text(header, [[row[k] for k in header] for row in rows]))
-    return rows
 
 
 def main(

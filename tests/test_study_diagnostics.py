@@ -8,7 +8,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 import torch
 
 from benchmarks import generated_only, generator_fit
@@ -80,10 +79,17 @@ def test_gpu_generator_fit_script_runs_at_toy_sizes(tmp_path):
     assert (tmp_path / "generator_fit.png").stat().st_size > 0
 
 
+class _Bright(torch.nn.Module):
+    """A segmenter whose foreground is where the image is bright."""
+
+    def forward(self, x):
+        return 10 * (x - 0.5)
+
+
 def test_alignment_is_the_dice_of_the_judge_segmentation_with_the_mask(tiny_run, tmp_path):
     masks = torch.zeros(2, 1, 8, 8)
     masks[:, :, 2:6, 2:6] = 1
-    judge = SimpleNamespace(module=lambda x: 10 * (x - 0.5), device="cpu")  # foreground where bright
+    judge = SimpleNamespace(module=_Bright(), device="cpu")
     assert generator_fit.alignment(judge, masks, masks) == 1.0
     shifted = torch.roll(masks, 2, dims=-1)  # half of each square still on its mask
     assert abs(generator_fit.alignment(judge, shifted, masks) - 0.5) < 1e-6
