@@ -8,6 +8,8 @@ own optimizer and steps once per real step from ``param_callback``. With ``gan_w
 the GAN's own training pairs are classical warps of the real pairs (image and mask warped
 alike), so G also learns from the warped masks it is asked to render. With ``disc_aug`` set, D
 judges random differentiable views of every pair, real and generated (``e2eaug.diffaug``).
+With ``code_dim`` > 0, G also reads a random appearance code per image and, with
+``mode_seeking``, is pushed to render different codes differently (see :class:`GANConfig`).
 Three ways to train it:
 
 - ``e2eaug`` (default): G trains jointly with the segmenter, and its architecture weights
@@ -80,7 +82,23 @@ class GANConfig(AugmenterConfig):
     #: and D's step alike (a subset of ``color``, ``translation``, ``cutout``; see
     #: ``e2eaug.diffaug``); ``[]`` (the default) shows D the pairs as they are.
     disc_aug: List[str] = field(default_factory=list)
+    #: Numbers of a random appearance code ``z ~ N(0, I)`` per image, fed to G as constant
+    #: extra input channels beside the mask; 0 (the default): G is deterministic. G's loss,
+    #: D's step and the generated pairs all use random codes, so that with ``mode_seeking``
+    #: one mask can be rendered in several appearances.
+    code_dim: int = 0
+    #: Weight of the mode-seeking term (Mao et al. 2019) over two random codes ``z1, z2``:
+    #: ``1 / (mean|G(m, z1) - G(m, z2)| / mean|z1 - z2| + 1e-5)``, so G does not ignore the
+    #: code; needs ``code_dim`` > 0.
+    mode_seeking: float = 0.0
     pretrain_steps: int = 100
+
+
+def _check_codes(cfg: GANConfig) -> None:
+    if cfg.code_dim < 0:
+        raise ConfigError(f"augmenter.code_dim must be >= 0, got {cfg.code_dim}")
+    if cfg.mode_seeking < 0 or (cfg.mode_seeking > 0 and cfg.code_dim == 0):
+        raise ConfigError("augmenter.mode_seeking must be >= 0, and > 0 only with augmenter.code_dim > 0")
 
 
 def _warper(cfg: MaskAugConfig) -> MaskAugmenter:
@@ -144,6 +162,7 @@ class GANAugmenter(AugmenterProblem):
             self.disc_aug = DiscriminatorAugment(cfg.disc_aug) if cfg.disc_aug else None
         except ValueError as err:
             raise ConfigError(f"augmenter.disc_aug: {err}") from None
+        _check_codes(cfg)
         self.searched = None
         if cfg.search_warp and self.real_warp is None:
             raise ConfigError("augmenter.search_warp needs augmenter.real_warp.ops")
@@ -160,8 +179,9 @@ class GANAugmenter(AugmenterProblem):
     @classmethod
     def from_config(cls, cfg: GANConfig, data: Any, seed: int) -> "GANAugmenter":
         """Build generator and discriminator for the data's channels."""
+        _check_codes(cfg)
         generator = GENERATORS.build(
-            cfg.generator.name, in_channels=1, out_channels=data.channels, **cfg.generator.kwargs
+            cfg.generator.name, in_channels=1 + cfg.code_dim, out_channels=data.channels, **cfg.generator.kwargs
         )
         discriminator = DISCRIMINATORS.build(
             cfg.discriminator.name, mask_channels=1, image_channels=data.channels, **cfg.discriminator.kwargs
@@ -173,11 +193,29 @@ class GANAugmenter(AugmenterProblem):
         """The architecture weights the generator reads, or ``None`` for a fixed generator."""
         return None if self.alpha_module is None else self.alpha_module.alpha
 
-    def generate(self, masks: torch.Tensor) -> torch.Tensor:
-        """Images in [0,1] for ``masks [B,1,H,W]``, differentiable in G (and what is searched)."""
+    def generate(self, masks: torch.Tensor, codes: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Images in [0,1] for ``masks [B,1,H,W]``, differentiable in G (and what is searched);
+        with ``code_dim`` > 0, rendered under ``codes [B, code_dim]`` (``None``: the code 0)."""
+        inputs = masks
+        if self.settings.code_dim:
+            if codes is None:
+                codes = masks.new_zeros(len(masks), self.settings.code_dim)
+            planes = codes.to(masks)[:, :, None, None].expand(-1, -1, *masks.shape[-2:])
+            inputs = torch.cat([masks, planes], dim=1)
         if self.settings.search_cell_scales:
-            return self.module(masks, self.alpha(), self.searched.cell_scales())
-        return self.module(masks, self.alpha())
+            return self.module(inputs, self.alpha(), self.searched.cell_scales())
+        return self.module(inputs, self.alpha())
+
+    def sample_codes(self, n: int, generator: torch.Generator) -> Optional[torch.Tensor]:
+        """``n`` random appearance codes ``[n, code_dim]`` on this device, or ``None`` for a
+        deterministic G."""
+        if not self.settings.code_dim:
+            return None
+        return torch.randn(n, self.settings.code_dim, generator=generator).to(self.device)
+
+    def _step_codes(self, view: str, n: int) -> Optional[torch.Tensor]:
+        """Codes for the current batch's ``view`` (a pure function of the draw count)."""
+        return self.sample_codes(n, self.stream_generator(f"augmenter.codes.{view}", self.draws - 1))
 
     def draw(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> Tuple[torch.Tensor, ...]:
         """Warped (and with ``mask_elastic``, deformed) masks for G and, with ``real_warp``,
@@ -189,13 +227,15 @@ class GANAugmenter(AugmenterProblem):
         elif self.real_warp is not None:
             params = self.real_warp.sample(len(masks), generator, masks.device)
             real = (self.real_warp.apply_images(images, params), self.real_warp.apply(masks, params))
-        if self.settings.mask_elastic > 0:  # drawn last: the other draws stay as without it
+        if self.settings.mask_elastic > 0:  # drawn late: the other draws stay as without it
             warped_masks = elastic_masks(warped_masks, self.settings.mask_elastic, generator)
-        return (warped_masks, *real)
+        codes = self.sample_codes(len(masks), generator)  # last, likewise
+        return (warped_masks, *real) if codes is None else (warped_masks, *real, codes)
 
     def pairs(self, images, masks, drawn) -> Optional[Pairs]:
-        warped_masks, *real = drawn
-        fake = self.generate(warped_masks)
+        codes = drawn[-1] if self.settings.code_dim else None
+        warped_masks, *real = drawn[:-1] if self.settings.code_dim else drawn
+        fake = self.generate(warped_masks, codes)
         if not real:
             return fake, warped_masks
         if self.settings.search_warp:  # differentiable in the magnitudes through the images
@@ -222,18 +262,28 @@ class GANAugmenter(AugmenterProblem):
         return self.discriminator(masks, images)
 
     def training_step(self, batch):
+        """G's loss; with appearance codes, of two random codes per mask (each pair's loss as
+        a deterministic G's), plus the mode-seeking term between them."""
         images, masks = batch
-        fake = self.generate(masks)
+        codes = self._step_codes("generated", 2 * len(masks))
+        if codes is not None:
+            images, masks = images.repeat(2, 1, 1, 1), masks.repeat(2, 1, 1, 1)
+        fake = self.generate(masks, codes)
         adversarial = generator_adversarial_loss(self.judge(masks, fake, "generated"))
         reconstruction = reconstruction_loss(fake, images, self.settings.reconstruction)
-        return adversarial + self.settings.l1_weight * reconstruction
+        loss = adversarial + self.settings.l1_weight * reconstruction
+        if self.settings.mode_seeking:
+            (f1, f2), (z1, z2) = fake.chunk(2), codes.chunk(2)
+            ratio = (f1 - f2).abs().mean() / (z1 - z2).abs().mean()
+            loss = loss + self.settings.mode_seeking / (ratio + 1e-5)
+        return loss
 
     def param_callback(self) -> None:
         """One discriminator step on the current batch (real steps only)."""
         images, masks = self.cur_batch
         with self.autocast():
             with torch.no_grad():
-                fake = self.generate(masks)
+                fake = self.generate(masks, self._step_codes("fake", len(masks)))
             loss = discriminator_loss(self.judge(masks, images, "real"), self.judge(masks, fake, "fake")).float()
         self.disc_optimizer.zero_grad(set_to_none=True)
         params = list(self.discriminator.parameters())
