@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +19,7 @@ from e2eaug.cli import main
 from e2eaug.config import ConfigError, to_dict
 from e2eaug.experiment import compare_table, load_experiment, run_experiment
 from e2eaug.experiment.report import COLUMNS
+from e2eaug.experiment.runner import LOCK_FILE, ExperimentLocked
 from tests.core_helpers import TINY
 
 
@@ -191,3 +194,25 @@ def _running(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state != "Z"
+
+
+def _ended_pid():
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(done.stdout)
+
+
+def test_one_runner_per_folder_and_a_stale_lock_is_taken_over(tmp_path, capsys):
+    path = _spec_file(tmp_path, augmenters=["none"], seeds=[0])
+    spec = load_experiment(path)
+    spec.folder.mkdir(parents=True)
+    lock = spec.folder / LOCK_FILE
+    lock.write_text(f"{socket.gethostname()} {os.getpid()}\n")  # a live runner: this process
+    with pytest.raises(ExperimentLocked, match=f"another runner .*pid {os.getpid()}"):
+        run_experiment(spec, echo=lambda line: None)
+    assert sorted(p.name for p in spec.folder.iterdir()) == [LOCK_FILE]  # nothing else written
+    assert main(["experiment", "--config", str(path)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    lock.write_text(f"{socket.gethostname()} {_ended_pid()}\n")  # a runner that has ended
+    assert run_experiment(spec, echo=lambda line: None) == []
+    assert (spec.folder / "results.csv").is_file() and not lock.exists()
+    assert not list(spec.folder.glob(f".{LOCK_FILE}.*"))

@@ -1,14 +1,18 @@
-"""Run an experiment's cells: resumable, a failed cell reported while the rest go on, in parallel."""
+"""Run an experiment's cells: resumable, a failed cell reported while the rest go on, in parallel;
+one runner per experiment folder at a time."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
+import socket
 import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any, Callable, Dict, List
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import yaml
 
@@ -19,6 +23,67 @@ from e2eaug.utils import atomic_write_text
 from .spec import Cell, ExperimentSpec
 
 ERROR_FILE = "error.txt"
+LOCK_FILE = "runner.lock"
+
+
+class ExperimentLocked(OSError):
+    """Another runner is working on the same experiment folder."""
+
+
+def _lock_owner(path: Path) -> Optional[Tuple[str, int]]:
+    """``(host, pid)`` written in a lock file, or ``None`` if it is gone or unreadable."""
+    try:
+        host, pid = path.read_text().split()
+        return host, int(pid)
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(host: str, pid: int) -> bool:
+    """Whether the lock's owner may still run (a process on another host is assumed to)."""
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def runner_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder/runner.lock`` (host and pid) while a runner works on ``folder``.
+
+    The lock file appears whole or not at all (a hard link of a written temp file). A lock whose
+    process has ended on this host is taken over; a live one raises :class:`ExperimentLocked`.
+    (Two runners taking over one stale lock at the same instant may both go on.)
+    """
+    path = folder / LOCK_FILE
+    mine = folder / f".{LOCK_FILE}.{os.getpid()}"
+    mine.write_text(f"{socket.gethostname()} {os.getpid()}\n")
+    try:
+        for _ in range(2):
+            try:
+                os.link(mine, path)
+                break
+            except FileExistsError:
+                owner = _lock_owner(path)
+                if owner is not None and _alive(*owner):
+                    raise ExperimentLocked(
+                        f"{folder}: another runner (host {owner[0]}, pid {owner[1]}) is working on this "
+                        f"experiment; wait for it or stop it (a stale lock is {path})"
+                    ) from None
+                path.unlink(missing_ok=True)  # its runner has ended
+        else:
+            raise ExperimentLocked(f"{folder}: could not take {path}")
+    finally:
+        mine.unlink(missing_ok=True)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def cell_state(cell: Cell) -> str:
@@ -77,15 +142,21 @@ def _line(done: int, total: int, cell: Cell, outcome: Dict[str, Any], metric: st
 
 
 def run_experiment(spec: ExperimentSpec, jobs: int = 1, echo: Callable[[str], None] = print) -> List[str]:
-    """Run every unfinished cell of ``spec`` (``jobs`` processes), then write the reports.
+    """Run every unfinished cell of ``spec`` (``jobs`` processes), then write the reports,
+    holding the folder's :func:`runner_lock` throughout.
 
     Returns the labels of the cells that failed (empty when all finished).
     """
-    from .report import write_reports
-
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")
     spec.folder.mkdir(parents=True, exist_ok=True)
+    with runner_lock(spec.folder):
+        return _run_locked(spec, jobs, echo)
+
+
+def _run_locked(spec: ExperimentSpec, jobs: int, echo: Callable[[str], None]) -> List[str]:
+    from .report import write_reports
+
     atomic_write_text(spec.folder / "experiment.yaml", yaml.safe_dump(to_dict(spec), sort_keys=False))
     cells = spec.cells()
     states = {cell.label: cell_state(cell) for cell in cells}
