@@ -3,7 +3,8 @@
 These are the paper's classical baselines. ``rotate``, ``flip``, ``translate`` and ``combine``
 (all three, in a random order per sample) warp each real pair with one random affine map and
 add the warped pairs to the segmentation loss with weight ``lam``, as generated pairs are.
-With no weights the engine trains the segmenter alone.
+With no weights the engine trains the segmenter alone. ``jitter`` adds a classical appearance
+change to any of them: a random contrast and brightness of each warped image.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any, Optional, Tuple
 
 import torch
 
-from e2eaug.data.transforms import OPS, MaskAugmenter
+from e2eaug.config import ConfigError
+from e2eaug.data.transforms import OPS, MaskAugmenter, intensity_jitter
 from e2eaug.registry import AUGMENTERS
 
 from .augmenter import Augmenter, AugmenterConfig, Pairs
@@ -36,12 +38,15 @@ class NoAugmentation(Augmenter):
 @dataclass
 class ClassicalConfig(AugmenterConfig):
     """A classical warp: rotation angle in ``[-max_degrees, max_degrees]``, shifts up to
-    ``max_fraction`` of the side, each flip axis with probability ``p_flip``."""
+    ``max_fraction`` of the side, each flip axis with probability ``p_flip``; with ``jitter``
+    ``m`` > 0, each warped image's contrast is also scaled by up to ``1 +- m`` and its
+    brightness shifted by up to ``+- m`` (``e2eaug.data.transforms.intensity_jitter``)."""
 
     name: str = "combine"
     max_degrees: float = 30.0
     max_fraction: float = 0.1
     p_flip: float = 0.5
+    jitter: float = 0.0
 
 
 class ClassicalAugmenter(Augmenter):
@@ -52,11 +57,17 @@ class ClassicalAugmenter(Augmenter):
 
     def __init__(self, cfg: ClassicalConfig, data: Any, seed: int) -> None:
         super().__init__(cfg, data, seed)
+        if not 0 <= cfg.jitter < 1:
+            raise ConfigError(f"augmenter.jitter must be in [0, 1), got {cfg.jitter}")
         self.warp = MaskAugmenter(self.ops, cfg.max_degrees, cfg.max_fraction, cfg.p_flip)
 
     def draw(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> Tuple[torch.Tensor, ...]:
-        params = self.warp.sample(len(masks), self.generator(step), masks.device)
-        return self.warp.apply_images(images, params), self.warp.apply(masks, params)
+        generator = self.generator(step)
+        params = self.warp.sample(len(masks), generator, masks.device)
+        warped = self.warp.apply_images(images, params)
+        if self.settings.jitter:  # drawn last: the warps stay as without it
+            warped = intensity_jitter(warped, self.settings.jitter, generator)
+        return warped, self.warp.apply(masks, params)
 
     def pairs(self, images, masks, drawn) -> Optional[Pairs]:
         warped_images, warped_masks = drawn

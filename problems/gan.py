@@ -29,7 +29,7 @@ import torch
 
 from e2eaug import distributed
 from e2eaug.config import ComponentConfig, ConfigError, OptimConfig, component
-from e2eaug.data.transforms import OPS, MaskAugmenter, elastic_masks
+from e2eaug.data.transforms import OPS, MaskAugmenter, apply_jitter, elastic_masks, intensity_jitter, jitter_factors
 from e2eaug.diffaug import DiscriminatorAugment
 from e2eaug.losses import discriminator_loss, generator_adversarial_loss, reconstruction_loss
 from e2eaug.models import ArchitectureParams
@@ -69,6 +69,12 @@ class GANConfig(AugmenterConfig):
     mask_elastic: float = 0.0
     #: Classical warps of the real pairs added to the generated ones; ``ops: []`` adds none.
     real_warp: MaskAugConfig = field(default_factory=MaskAugConfig)
+    #: With ``real_warp``: each warped real image's contrast scaled by up to ``1 +- m`` and its
+    #: brightness shifted by up to ``+- m`` (``e2eaug.data.transforms.intensity_jitter``), as the
+    #: classical augmenters' ``jitter``; 0 (the default): none.
+    real_jitter: float = 0.0
+    #: The same jitter of each generated image (after G, so its gradients pass through it).
+    gen_jitter: float = 0.0
     #: ``e2eaug`` only: the arch level also learns the real warps' rotation and shift magnitudes
     #: (each ``2 sigmoid(b) x`` the configured one, ``b`` starting at 0), by the hypergradient.
     search_warp: bool = False
@@ -163,6 +169,11 @@ class GANAugmenter(AugmenterProblem):
         except ValueError as err:
             raise ConfigError(f"augmenter.disc_aug: {err}") from None
         _check_codes(cfg)
+        if not 0 <= cfg.real_jitter < 1 or (cfg.real_jitter and (self.real_warp is None or cfg.search_warp)):
+            raise ConfigError("augmenter.real_jitter must be in [0, 1), and > 0 only with augmenter.real_warp.ops "
+                              "and without augmenter.search_warp")
+        if not 0 <= cfg.gen_jitter < 1:
+            raise ConfigError(f"augmenter.gen_jitter must be in [0, 1), got {cfg.gen_jitter}")
         self.searched = None
         if cfg.search_warp and self.real_warp is None:
             raise ConfigError("augmenter.search_warp needs augmenter.real_warp.ops")
@@ -218,8 +229,9 @@ class GANAugmenter(AugmenterProblem):
         return self.sample_codes(n, self.stream_generator(f"augmenter.codes.{view}", self.draws - 1))
 
     def draw(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> Tuple[torch.Tensor, ...]:
-        """Warped (and with ``mask_elastic``, deformed) masks for G and, with ``real_warp``,
-        warped real images and masks."""
+        """Warped (and with ``mask_elastic``, deformed) masks for G, with ``real_warp`` warped
+        (and with ``real_jitter``, jittered) real images and masks, with ``code_dim`` codes, and
+        with ``gen_jitter`` the generated images' jitter factors, in this order."""
         generator = self.generator(step)
         warped_masks, real = self.mask_aug(masks, generator), ()
         if self.settings.search_warp:  # the magnitudes are applied in `pairs`
@@ -229,13 +241,22 @@ class GANAugmenter(AugmenterProblem):
             real = (self.real_warp.apply_images(images, params), self.real_warp.apply(masks, params))
         if self.settings.mask_elastic > 0:  # drawn late: the other draws stay as without it
             warped_masks = elastic_masks(warped_masks, self.settings.mask_elastic, generator)
-        codes = self.sample_codes(len(masks), generator)  # last, likewise
-        return (warped_masks, *real) if codes is None else (warped_masks, *real, codes)
+        codes = self.sample_codes(len(masks), generator)  # late, likewise
+        if self.settings.real_jitter:  # later
+            real = (intensity_jitter(real[0], self.settings.real_jitter, generator), real[1])
+        extra = () if codes is None else (codes,)
+        if self.settings.gen_jitter:  # last
+            extra += (jitter_factors(len(masks), self.settings.gen_jitter, generator),)
+        return (warped_masks, *real, *extra)
 
     def pairs(self, images, masks, drawn) -> Optional[Pairs]:
-        codes = drawn[-1] if self.settings.code_dim else None
-        warped_masks, *real = drawn[:-1] if self.settings.code_dim else drawn
+        drawn = list(drawn)
+        factors = drawn.pop() if self.settings.gen_jitter else None
+        codes = drawn.pop() if self.settings.code_dim else None
+        warped_masks, *real = drawn
         fake = self.generate(warped_masks, codes)
+        if factors is not None:
+            fake = apply_jitter(fake, factors)
         if not real:
             return fake, warped_masks
         if self.settings.search_warp:  # differentiable in the magnitudes through the images

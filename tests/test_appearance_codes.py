@@ -1,5 +1,7 @@
-"""Random appearance codes for the GAN augmenters' generator (``augmenter.code_dim``) and the
-mode-seeking term that keeps G from ignoring them (``augmenter.mode_seeking``)."""
+"""New appearance in the GAN augmenters' pairs: random appearance codes for the generator
+(``augmenter.code_dim``), the mode-seeking term that keeps G from ignoring them
+(``augmenter.mode_seeking``), and a contrast and brightness jitter of the warped real images
+(``augmenter.real_jitter``) and of the generated ones (``augmenter.gen_jitter``)."""
 
 import pytest
 import torch
@@ -84,3 +86,29 @@ def test_mode_seeking_step_makes_codes_render_more_differently():
 def test_bad_code_settings_name_the_key(extra, key):
     with pytest.raises(ConfigError, match=key):
         _augmenter(*extra)
+
+
+def test_real_jitter_changes_the_warped_real_images_only():
+    plain, jittered = _augmenter(), _augmenter("augmenter.real_jitter=0.3")
+    images, masks = plain.get_batch()
+    before, after = plain.draw(images, masks, 2), jittered.draw(images, masks, 2)
+    assert torch.equal(before[0], after[0]) and torch.equal(before[2], after[2])  # masks for G, warped masks
+    assert not torch.allclose(before[1], after[1]) and 0 <= after[1].min() and after[1].max() <= 1
+    with pytest.raises(ConfigError, match="augmenter.real_jitter"):
+        _augmenter("augmenter.real_jitter=0.3", "augmenter.real_warp.ops=[]")
+
+
+def test_gen_jitter_changes_the_generated_images_only_and_lets_gradients_through():
+    plain, jittered = _augmenter("augmenter.code_dim=2"), _augmenter("augmenter.code_dim=2", "augmenter.gen_jitter=0.3")
+    images, masks = plain.get_batch()
+    before, after = plain.draw(images, masks, 1), jittered.draw(images, masks, 1)
+    assert len(after) == len(before) + 1 and after[-1].shape == (len(masks), 2)
+    assert all(torch.equal(a, b) for a, b in zip(before, after))  # the factors are drawn last
+    (fake_plain, masks_plain), (fake, masks_jittered) = plain.pairs(images, masks, before), jittered.pairs(images, masks, after)
+    n = len(masks)
+    assert torch.equal(masks_plain, masks_jittered) and torch.equal(fake_plain[n:], fake[n:])  # real warps as without
+    assert not torch.allclose(fake_plain[:n], fake[:n]) and 0 <= fake.min() and fake.max() <= 1
+    grads = torch.autograd.grad(fake[:n].sum(), list(jittered.module.parameters()), allow_unused=True)
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)
+    with pytest.raises(ConfigError, match="augmenter.gen_jitter"):
+        _augmenter("augmenter.gen_jitter=1")

@@ -19,7 +19,7 @@ from e2eaug.cli import main
 from e2eaug.config import ConfigError, to_dict
 from e2eaug.experiment import compare_table, load_experiment, run_experiment
 from e2eaug.experiment.report import COLUMNS
-from e2eaug.experiment.runner import LOCK_FILE, ExperimentLocked
+from e2eaug.experiment.runner import LOCK_FILE, ExperimentLocked, cell_state
 from tests.core_helpers import TINY
 
 
@@ -131,6 +131,20 @@ def test_a_changed_config_never_overwrites_a_cell(tmp_path):
     assert "holds a run of another config" in lines[1]
     saved = yaml.safe_load((spec.folder / "toy-n4-unet-none-s0" / "config.yaml").read_text())
     assert saved == to_dict(spec.cells()[0].config)
+
+
+def test_a_cell_saved_before_a_key_was_added_is_still_finished(tmp_path):
+    spec = load_experiment(_spec_file(tmp_path, augmenters=["none"], seeds=[0]))
+    assert run_experiment(spec, echo=lambda line: None) == []
+    (cell,) = spec.cells()
+    path = cell.path / "config.yaml"
+    saved = yaml.safe_load(path.read_text())
+    del saved["augmenter"]["lam_warmup"]  # as written by a version without the key (default 0)
+    path.write_text(yaml.safe_dump(saved))
+    assert cell_state(cell) == "finished"
+    saved["augmenter"]["lam_warmup"] = 5
+    path.write_text(yaml.safe_dump(saved))
+    assert cell_state(cell) == "conflict"
 
 
 def test_a_variant_runs_under_its_own_label(tmp_path):

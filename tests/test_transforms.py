@@ -114,3 +114,38 @@ def test_bad_names_and_arguments_are_errors():
         JointRotate(image_mode="cubic")
     with pytest.raises(ValueError, match="need image"):
         JointRotate()(torch.zeros(1, 8, 8), torch.zeros(1, 8, 9))
+
+
+def test_intensity_jitter_scales_contrast_and_shifts_brightness_per_image_within_bounds():
+    from e2eaug.data.transforms import intensity_jitter
+
+    g = torch.Generator().manual_seed(0)
+    images = 0.25 + 0.5 * torch.rand(64, 1, 8, 8, generator=g)
+    out = intensity_jitter(images, 0.2, torch.Generator().manual_seed(1))
+    assert 0 <= out.min() and out.max() <= 1
+    mean, out_mean = images.mean((1, 2, 3)), out.mean((1, 2, 3))
+    std, out_std = images.std((1, 2, 3)), out.std((1, 2, 3))
+    assert ((out_mean - mean).abs() <= 0.2 + 1e-6).all() and (out_mean - mean).std() > 0.05
+    assert ((out_std / std - 1).abs() <= 0.2 + 1e-4).all() and (out_std / std).std() > 0.05
+    assert torch.equal(out, intensity_jitter(images, 0.2, torch.Generator().manual_seed(1)))
+    assert torch.equal(intensity_jitter(images, 0.0, g).clamp(0, 1), images)
+
+
+def test_classical_jitter_changes_the_images_only():
+    from e2eaug.config import ConfigError
+    from e2eaug.data import build_data
+    from e2eaug.engines import build_engine
+    from tests.core_helpers import tiny_config
+
+    def augmenter(*extra):
+        cfg = tiny_config(["augmenter.name=combine", *extra])
+        return build_engine(cfg, build_data(cfg.data)).augmenter
+
+    data = build_data(tiny_config().data)
+    images, masks = data.train.images[:6], data.train.masks[:6]
+    plain = augmenter().augment(images, masks, 3)
+    jittered = augmenter("augmenter.jitter=0.3").augment(images, masks, 3)
+    assert torch.equal(plain[1], jittered[1]) and not torch.allclose(plain[0], jittered[0])
+    assert 0 <= jittered[0].min() and jittered[0].max() <= 1
+    with pytest.raises(ConfigError, match="augmenter.jitter"):
+        augmenter("augmenter.jitter=1.5")

@@ -124,6 +124,25 @@ class _Sampler:
         return theta
 
 
+def jitter_factors(n: int, magnitude: float, generator: torch.Generator) -> torch.Tensor:
+    """``[n, 2]``: per image a contrast change and a brightness shift in ``[-m, m]`` (``m =
+    magnitude``) for ``apply_jitter``, drawn from ``generator`` (CPU)."""
+    return (2 * torch.rand(2, n, generator=generator).T - 1) * magnitude
+
+
+def apply_jitter(images: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+    """Per image ``[B,C,H,W]`` in [0, 1]: contrast scaled by ``1 + factors[0]`` about its mean,
+    brightness shifted by ``factors[1]``, clipped to [0, 1]; differentiable in the images."""
+    contrast, brightness = factors.to(images).T[:, :, None, None, None]
+    mean = images.mean((1, 2, 3), keepdim=True)
+    return ((images - mean) * (1 + contrast) + mean + brightness).clamp(0, 1)
+
+
+def intensity_jitter(images: torch.Tensor, magnitude: float, generator: torch.Generator) -> torch.Tensor:
+    """``apply_jitter`` with factors of magnitude ``magnitude`` drawn from ``generator``."""
+    return apply_jitter(images, jitter_factors(len(images), magnitude, generator))
+
+
 def elastic_grid(noise: torch.Tensor, height: int, width: int, scale) -> torch.Tensor:
     """The ``grid_sample`` grid ``[B,H,W,2]`` of a smooth displacement: control-point noise
     ``[B,2,g,g]`` upsampled bicubically, times ``scale`` (a number or a tensor, differentiable;

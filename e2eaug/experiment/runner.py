@@ -16,7 +16,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import yaml
 
-from e2eaug.config import read_yaml, to_dict
+from e2eaug.config import ConfigError, read_yaml, to_dict
+from e2eaug.run_config import config_from_dict
 from e2eaug.rundir import RunDir
 from e2eaug.utils import atomic_write_text
 
@@ -88,11 +89,16 @@ def runner_lock(folder: Path) -> Iterator[None]:
 
 def cell_state(cell: Cell) -> str:
     """``finished``, ``partial`` (resumable from ``last.pt``), ``new``, or ``conflict`` (its
-    folder holds a run of another config: never overwritten)."""
+    folder holds a run of another config: never overwritten). A saved config that lacks keys
+    added to e2eaug since is read with their defaults, which keep the earlier behaviour."""
     run = RunDir(cell.path)
     if not run.config_path.is_file():
         return "new"
-    if read_yaml(run.config_path) != to_dict(cell.config):
+    try:
+        same = to_dict(config_from_dict(read_yaml(run.config_path))) == to_dict(cell.config)
+    except ConfigError:  # a key or value this version no longer reads
+        same = False
+    if not same:
         return "conflict"
     if run.results_path.is_file() and run.per_image_path.is_file():
         return "finished"
