@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import errno
+import fcntl
 import os
 import socket
 import subprocess
@@ -19,7 +21,7 @@ from e2eaug.cli import main
 from e2eaug.config import ConfigError, to_dict
 from e2eaug.experiment import compare_table, load_experiment, run_experiment
 from e2eaug.experiment.report import COLUMNS
-from e2eaug.experiment.runner import LOCK_FILE, ExperimentLocked, cell_state
+from e2eaug.experiment.runner import LOCK_FILE, ExperimentLocked, cell_state, runner_lock
 from tests.core_helpers import TINY
 
 
@@ -215,18 +217,50 @@ def _ended_pid():
     return int(done.stdout)
 
 
-def test_one_runner_per_folder_and_a_stale_lock_is_taken_over(tmp_path, capsys):
+def test_one_runner_per_folder_and_a_dead_runners_lock_file_does_not_block(tmp_path, capsys):
     path = _spec_file(tmp_path, augmenters=["none"], seeds=[0])
     spec = load_experiment(path)
     spec.folder.mkdir(parents=True)
     lock = spec.folder / LOCK_FILE
-    lock.write_text(f"{socket.gethostname()} {os.getpid()}\n")  # a live runner: this process
-    with pytest.raises(ExperimentLocked, match=f"another runner .*pid {os.getpid()}"):
-        run_experiment(spec, echo=lambda line: None)
-    assert sorted(p.name for p in spec.folder.iterdir()) == [LOCK_FILE]  # nothing else written
-    assert main(["experiment", "--config", str(path)]) == 2
-    assert capsys.readouterr().err.count("\n") == 1
-    lock.write_text(f"{socket.gethostname()} {_ended_pid()}\n")  # a runner that has ended
+    with runner_lock(spec.folder):  # a live runner: this process
+        with pytest.raises(ExperimentLocked, match=f"another runner .*pid {os.getpid()}"):
+            run_experiment(spec, echo=lambda line: None)
+        assert sorted(p.name for p in spec.folder.iterdir()) == [LOCK_FILE]  # nothing else written
+        assert main(["experiment", "--config", str(path)]) == 2
+        assert capsys.readouterr().err.count("\n") == 1
+    lock.write_text(f"{socket.gethostname()} {_ended_pid()}\n")  # left by a runner that has ended
     assert run_experiment(spec, echo=lambda line: None) == []
-    assert (spec.folder / "results.csv").is_file() and not lock.exists()
-    assert not list(spec.folder.glob(f".{LOCK_FILE}.*"))
+    assert (spec.folder / "results.csv").is_file()
+    assert lock.read_text() == f"{socket.gethostname()} {os.getpid()}\n"  # the last holder, unlocked
+    with runner_lock(spec.folder):
+        pass
+
+
+def test_a_killed_runner_leaves_no_lock_behind(tmp_path):
+    folder = tmp_path / "exp"
+    folder.mkdir()
+    code = "import sys, time; from pathlib import Path; from e2eaug.experiment.runner import runner_lock\n" \
+           "with runner_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(60)"
+    holder = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(ExperimentLocked, match=f"pid {holder.pid}"):
+            with runner_lock(folder):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with runner_lock(folder):  # taken at once, by exactly this runner
+        with pytest.raises(ExperimentLocked):
+            with runner_lock(folder):
+                pass
+
+
+def test_a_file_system_without_locks_is_named_in_the_error(tmp_path, monkeypatch):
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with pytest.raises(OSError, match=f"cannot lock {tmp_path / LOCK_FILE}"):
+        with runner_lock(tmp_path):
+            pass

@@ -4,6 +4,7 @@ one runner per experiment folder at a time."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import multiprocessing as mp
 import os
 import socket
@@ -32,7 +33,7 @@ class ExperimentLocked(OSError):
 
 
 def _lock_owner(path: Path) -> Optional[Tuple[str, int]]:
-    """``(host, pid)`` written in a lock file, or ``None`` if it is gone or unreadable."""
+    """``(host, pid)`` written in a lock file, or ``None`` if it is empty or unreadable."""
     try:
         host, pid = path.read_text().split()
         return host, int(pid)
@@ -40,51 +41,33 @@ def _lock_owner(path: Path) -> Optional[Tuple[str, int]]:
         return None
 
 
-def _alive(host: str, pid: int) -> bool:
-    """Whether the lock's owner may still run (a process on another host is assumed to)."""
-    if host != socket.gethostname():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @contextlib.contextmanager
 def runner_lock(folder: Path) -> Iterator[None]:
-    """Hold ``folder/runner.lock`` (host and pid) while a runner works on ``folder``.
+    """Hold an exclusive ``flock`` on ``folder/runner.lock`` while a runner works on ``folder``;
+    a second runner raises :class:`ExperimentLocked`, naming the holder's host and pid.
 
-    The lock file appears whole or not at all (a hard link of a written temp file). A lock whose
-    process has ended on this host is taken over; a live one raises :class:`ExperimentLocked`.
-    (Two runners taking over one stale lock at the same instant may both go on.)
+    The kernel drops the lock when its runner ends, however it ends, so a runner that was killed
+    leaves no lock to take over (and no two runners can take over one). The file stays behind,
+    naming its last holder; it is never removed, since a runner may be about to lock it.
     """
     path = folder / LOCK_FILE
-    mine = folder / f".{LOCK_FILE}.{os.getpid()}"
-    mine.write_text(f"{socket.gethostname()} {os.getpid()}\n")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        for _ in range(2):
-            try:
-                os.link(mine, path)
-                break
-            except FileExistsError:
-                owner = _lock_owner(path)
-                if owner is not None and _alive(*owner):
-                    raise ExperimentLocked(
-                        f"{folder}: another runner (host {owner[0]}, pid {owner[1]}) is working on this "
-                        f"experiment; wait for it or stop it (a stale lock is {path})"
-                    ) from None
-                path.unlink(missing_ok=True)  # its runner has ended
-        else:
-            raise ExperimentLocked(f"{folder}: could not take {path}")
-    finally:
-        mine.unlink(missing_ok=True)
-    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = _lock_owner(path)
+            holder = f"host {owner[0]}, pid {owner[1]}" if owner else "starting"
+            raise ExperimentLocked(
+                f"{folder}: another runner ({holder}) is working on this experiment; wait for it or stop it"
+            ) from None
+        except OSError as err:  # a file system without locks
+            raise OSError(err.errno, f"cannot lock {path}: {err.strerror}") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
         yield
     finally:
-        path.unlink(missing_ok=True)
+        os.close(fd)
 
 
 def cell_state(cell: Cell) -> str:
