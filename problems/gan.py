@@ -93,6 +93,10 @@ class GANConfig(AugmenterConfig):
     #: D's step and the generated pairs all use random codes, so that with ``mode_seeking``
     #: one mask can be rendered in several appearances.
     code_dim: int = 0
+    #: Where G reads the code: ``input`` (planes beside the mask, every cell sees them) or
+    #: ``bottleneck`` (joined to the innermost map only, so the down cells see the mask alone;
+    #: the ``searchable`` and ``fixed`` generators).
+    code_at: str = "input"
     #: Weight of the mode-seeking term (Mao et al. 2019) over two random codes ``z1, z2``:
     #: ``1 / (mean|G(m, z1) - G(m, z2)| / mean|z1 - z2| + 1e-5)``, so G does not ignore the
     #: code; needs ``code_dim`` > 0.
@@ -105,6 +109,8 @@ def _check_codes(cfg: GANConfig) -> None:
         raise ConfigError(f"augmenter.code_dim must be >= 0, got {cfg.code_dim}")
     if cfg.mode_seeking < 0 or (cfg.mode_seeking > 0 and cfg.code_dim == 0):
         raise ConfigError("augmenter.mode_seeking must be >= 0, and > 0 only with augmenter.code_dim > 0")
+    if cfg.code_at not in ("input", "bottleneck"):
+        raise ConfigError(f"augmenter.code_at must be input or bottleneck, got {cfg.code_at!r}")
 
 
 def _warper(cfg: MaskAugConfig) -> MaskAugmenter:
@@ -191,8 +197,14 @@ class GANAugmenter(AugmenterProblem):
     def from_config(cls, cfg: GANConfig, data: Any, seed: int) -> "GANAugmenter":
         """Build generator and discriminator for the data's channels."""
         _check_codes(cfg)
+        kwargs = dict(cfg.generator.kwargs)
+        if cfg.code_dim and cfg.code_at == "bottleneck":
+            if cfg.generator.name not in ("searchable", "fixed"):
+                raise ConfigError(f"augmenter.code_at: bottleneck needs the searchable or fixed generator, "
+                                  f"not {cfg.generator.name}")
+            kwargs["code_channels"] = cfg.code_dim
         generator = GENERATORS.build(
-            cfg.generator.name, in_channels=1 + cfg.code_dim, out_channels=data.channels, **cfg.generator.kwargs
+            cfg.generator.name, in_channels=1 + cfg.code_dim, out_channels=data.channels, **kwargs
         )
         discriminator = DISCRIMINATORS.build(
             cfg.discriminator.name, mask_channels=1, image_channels=data.channels, **cfg.discriminator.kwargs

@@ -1,5 +1,5 @@
 """New appearance in the GAN augmenters' pairs: random appearance codes for the generator
-(``augmenter.code_dim``), the mode-seeking term that keeps G from ignoring them
+(``augmenter.code_dim``, at the input or the bottleneck, ``augmenter.code_at``), the mode-seeking term that keeps G from ignoring them
 (``augmenter.mode_seeking``), and a contrast and brightness jitter of the warped real images
 (``augmenter.real_jitter``) and of the generated ones (``augmenter.gen_jitter``)."""
 
@@ -9,6 +9,7 @@ import torch
 from e2eaug.config import ConfigError
 from e2eaug.data import build_data
 from e2eaug.engines import build_engine
+from e2eaug.models.generator import FixedGenerator
 from tests.core_helpers import tiny_config
 
 
@@ -79,9 +80,31 @@ def test_mode_seeking_step_makes_codes_render_more_differently():
     assert after > 1.01 * before
 
 
+def test_bottleneck_codes_leave_the_down_cells_to_the_mask_and_still_change_the_image():
+    aug = _augmenter("augmenter.code_dim=3", "augmenter.code_at=bottleneck")
+    _, masks = aug.get_batch()
+    z1, z2 = aug.sample_codes(2 * len(masks), torch.Generator().manual_seed(2)).chunk(2)
+    down = []
+    hooks = [cell.register_forward_hook(lambda m, i, out: down.append(out)) for cell in aug.module.down]
+    with torch.no_grad():
+        first, second = aug.generate(masks, z1), aug.generate(masks, z2)
+    for hook in hooks:
+        hook.remove()
+    half = len(down) // 2
+    assert all(torch.equal(a, b) for a, b in zip(down[:half], down[half:]))  # the mask's features alone
+    assert not torch.allclose(first, second)
+    fixed = FixedGenerator.from_searchable(aug.module, aug.alpha())  # a derived generator keeps the design
+    with torch.no_grad():
+        planes = z1[:, :, None, None].expand(-1, -1, *masks.shape[-2:])
+        out = fixed(torch.cat([masks, planes], dim=1))
+    assert fixed.code_channels == 3 and out.shape == first.shape
+
+
 @pytest.mark.parametrize("extra, key", [
     (["augmenter.code_dim=-1"], "augmenter.code_dim"),
     (["augmenter.mode_seeking=1"], "augmenter.mode_seeking"),
+    (["augmenter.code_dim=2", "augmenter.code_at=middle"], "augmenter.code_at"),
+    (["augmenter.code_dim=2", "augmenter.code_at=bottleneck", "augmenter.generator.name=spade"], "augmenter.code_at"),
 ])
 def test_bad_code_settings_name_the_key(extra, key):
     with pytest.raises(ConfigError, match=key):

@@ -169,7 +169,9 @@ class UNetSkeleton(nn.Module):
     the size; it has a norm except in the outermost and innermost cells (as pix2pix: the
     innermost map may be 1x1). Up cell ``j`` maps the previous output, concatenated with the
     matching skip (``j > 0``, when :attr:`skips`), to ``w[depth - 1 - j]`` at twice the size.
-    A 3x3 conv maps ``w[0]`` to ``out_channels`` (:meth:`logits`).
+    A 3x3 conv maps ``w[0]`` to ``out_channels`` (:meth:`logits`). With ``code_channels`` k > 0
+    the last k input channels are an appearance code in constant planes: the down cells do not
+    see them, and they join the innermost map before the first up cell.
     """
 
     #: Concatenate each down cell's output to the input of the matching up cell (pix2pix).
@@ -186,8 +188,11 @@ class UNetSkeleton(nn.Module):
         image_size: Optional[int],
         down_cell: DownFactory,
         up_cell: UpFactory,
+        code_channels: int = 0,
     ) -> None:
         super().__init__()
+        if not 0 <= code_channels < in_channels:
+            raise ValueError(f"code_channels must be in [0, in_channels), got {code_channels}")
         if depth < 1:
             raise ValueError(f"depth must be >= 1, got {depth}")
         if min(in_channels, out_channels, base_width) < 1:
@@ -198,13 +203,14 @@ class UNetSkeleton(nn.Module):
         if image_size is not None:
             check_divisible([image_size], depth, type(self).__name__)
         self.in_channels, self.out_channels = in_channels, out_channels
+        self.code_channels = code_channels
         self.depth, self.image_size = depth, image_size
         self.base_width, self.max_width = base_width, max_width
         # widths[i + 1]: output of down cell i; widths[0]: output of the last up cell
         widths = [base_width] + [min(base_width * 2**i, max_width) for i in range(depth)]
-        down_in = [in_channels] + widths[1:depth]
+        down_in = [in_channels - code_channels] + widths[1:depth]
         skip = 2 if self.skips else 1
-        up_in = [widths[depth]] + [skip * widths[depth - j] for j in range(1, depth)]
+        up_in = [widths[depth] + code_channels] + [skip * widths[depth - j] for j in range(1, depth)]
         self.down = nn.ModuleList(
             down_cell(i, down_in[i], widths[i + 1], 0 < i < depth - 1) for i in range(depth)
         )
@@ -229,11 +235,15 @@ class UNetSkeleton(nn.Module):
         check_divisible(mask.shape[-2:], self.depth, type(self).__name__)
 
         skips = []
-        h = mask
+        h, code = mask, None
+        if self.code_channels:
+            h, code = mask[:, : -self.code_channels], mask[:, -self.code_channels:]
         for i, module in enumerate(self.down):
             h = module(h) if weights is None else module(h, weights[i])
             skips.append(h)
         skips.pop()
+        if code is not None:  # constant planes, so the pooling only resizes them
+            h = torch.cat([h, F.adaptive_avg_pool2d(code, h.shape[-2:])], dim=1)
         for j, module in enumerate(self.up):
             if j > 0 and self.skips:
                 h = torch.cat([skips.pop(), h], dim=1)
@@ -258,6 +268,8 @@ class SearchableGenerator(SearchableCells, UNetSkeleton):
         image_size: if given, checked at build time for divisibility by ``2**depth``.
         activation: ``None`` for pix2pix's LeakyReLU(0.2) down / ReLU up, or one name of
             :func:`~e2eaug.models.layers.make_activation` for every cell (``silu`` is smooth).
+        code_channels: how many of the last input channels are an appearance code, fed in at
+            the bottleneck instead of the first cell (see :class:`UNetSkeleton`); 0: none.
 
     Output contract:
         ``forward(mask [N, in_channels, H, W], alpha [num_cells, num_ops])`` returns an image
@@ -277,6 +289,7 @@ class SearchableGenerator(SearchableCells, UNetSkeleton):
         max_width: Optional[int] = None,
         image_size: Optional[int] = None,
         activation: Optional[str] = None,
+        code_channels: int = 0,
     ) -> None:
         cells = CellFactory(None, activation)
         super().__init__(
@@ -288,6 +301,7 @@ class SearchableGenerator(SearchableCells, UNetSkeleton):
             image_size=image_size,
             down_cell=cells.down,
             up_cell=cells.up,
+            code_channels=code_channels,
         )
         self.activation = activation
 
@@ -306,6 +320,7 @@ class FixedGenerator(FixedCells, UNetSkeleton):
         image_size: if given, checked at build time for divisibility by ``2**depth``.
         activation: ``None`` for pix2pix's LeakyReLU(0.2) down / ReLU up, or one name of
             :func:`~e2eaug.models.layers.make_activation` for every cell (``silu`` is smooth).
+        code_channels: as :class:`SearchableGenerator`'s.
 
     Output contract:
         ``forward(mask [N, in_channels, H, W], alpha=None)`` returns an image
@@ -323,6 +338,7 @@ class FixedGenerator(FixedCells, UNetSkeleton):
         max_width: Optional[int] = None,
         image_size: Optional[int] = None,
         activation: Optional[str] = None,
+        code_channels: int = 0,
     ) -> None:
         cells = CellFactory.fixed(genotype, depth, activation)
         super().__init__(
@@ -334,6 +350,7 @@ class FixedGenerator(FixedCells, UNetSkeleton):
             image_size=image_size,
             down_cell=cells.down,
             up_cell=cells.up,
+            code_channels=code_channels,
         )
         self.genotype = cells.genotype
         self.activation = activation
@@ -361,6 +378,7 @@ class FixedGenerator(FixedCells, UNetSkeleton):
             max_width=generator.max_width,
             image_size=generator.image_size,
             activation=generator.activation,
+            code_channels=generator.code_channels,
         )
         chosen = alpha.detach().argmax(dim=1).tolist()
         cells = zip([*generator.down, *generator.up], [*fixed.down, *fixed.up])
