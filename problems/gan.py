@@ -29,7 +29,7 @@ import torch
 
 from e2eaug import distributed
 from e2eaug.config import ComponentConfig, ConfigError, OptimConfig, component
-from e2eaug.data.transforms import OPS, MaskAugmenter, apply_jitter, elastic_masks, intensity_jitter, jitter_factors
+from e2eaug.data.transforms import OPS, MaskAugmenter, apply_jitter, elastic_masks, jitter_factors
 from e2eaug.diffaug import DiscriminatorAugment
 from e2eaug.losses import discriminator_loss, generator_adversarial_loss, reconstruction_loss
 from e2eaug.models import ArchitectureParams
@@ -81,6 +81,10 @@ class GANConfig(AugmenterConfig):
     #: ``e2eaug`` only: the arch level also learns one output scale per mixed cell of the
     #: generator (``2 sigmoid(c)``, ``c`` starting at 0), by the hypergradient.
     search_cell_scales: bool = False
+    #: ``e2eaug`` only: the arch level also learns the magnitudes of ``real_jitter`` and
+    #: ``gen_jitter`` (each ``2 sigmoid(j) x`` the configured one, ``j`` starting at 0, so each
+    #: must be below 0.5), by the hypergradient through the jittered images.
+    search_jitter: bool = False
     #: Classical warps of the real pairs the GAN itself trains on (G's loss and D's step, in
     #: pretraining too); ``ops: []`` (the default) trains it on the real pairs as they are.
     gan_warp: MaskAugConfig = field(default_factory=lambda: MaskAugConfig(ops=[]))
@@ -121,13 +125,16 @@ class SearchedParams(torch.nn.Module):
     """What the arch level learns beside the generator's ``alpha`` (the same parameter the
     augmenter's ``alpha_module`` holds): with ``warp``, ``warp_logits`` ``[2]``, whose
     ``2 sigmoid`` scale the real warps' rotation and shift magnitudes; with ``cells``,
-    ``cell_logits`` ``[num_cells]``, whose ``2 sigmoid`` scale each mixed cell's output."""
+    ``cell_logits`` ``[num_cells]``, whose ``2 sigmoid`` scale each mixed cell's output; with
+    ``jitter``, ``jitter_logits`` ``[2]``, whose ``2 sigmoid`` scale the real and the generated
+    images' jitter magnitudes."""
 
-    def __init__(self, alpha: torch.nn.Parameter, *, warp: bool, cells: bool) -> None:
+    def __init__(self, alpha: torch.nn.Parameter, *, warp: bool, cells: bool, jitter: bool = False) -> None:
         super().__init__()
         self.alpha = alpha
         self.warp_logits = torch.nn.Parameter(torch.zeros(2)) if warp else None
         self.cell_logits = torch.nn.Parameter(torch.zeros(alpha.shape[0])) if cells else None
+        self.jitter_logits = torch.nn.Parameter(torch.zeros(2)) if jitter else None
 
     def warp_scales(self) -> torch.Tensor:
         """``[rotation, shift]`` magnitude factors in (0, 2); 1 at the start."""
@@ -136,6 +143,10 @@ class SearchedParams(torch.nn.Module):
     def cell_scales(self) -> torch.Tensor:
         """One output factor in (0, 2) per cell; 1 at the start."""
         return 2 * torch.sigmoid(self.cell_logits)
+
+    def jitter_scales(self) -> torch.Tensor:
+        """``[real, generated]`` jitter magnitude factors in (0, 2); 1 at the start."""
+        return 2 * torch.sigmoid(self.jitter_logits)
 
 
 class GANAugmenter(AugmenterProblem):
@@ -183,12 +194,15 @@ class GANAugmenter(AugmenterProblem):
         self.searched = None
         if cfg.search_warp and self.real_warp is None:
             raise ConfigError("augmenter.search_warp needs augmenter.real_warp.ops")
-        for key in ("search_warp", "search_cell_scales"):
+        for key in ("search_warp", "search_cell_scales", "search_jitter"):
             if getattr(cfg, key) and not (self.searches and self.alpha_module is not None):
                 raise ConfigError(f"augmenter.{key} needs augmenter.name=e2eaug with a searchable generator")
-        if cfg.search_warp or cfg.search_cell_scales:
+        if cfg.search_jitter and (not (cfg.real_jitter or cfg.gen_jitter) or max(cfg.real_jitter, cfg.gen_jitter) >= 0.5):
+            raise ConfigError("augmenter.search_jitter needs augmenter.real_jitter or augmenter.gen_jitter > 0, "
+                              "and both below 0.5")
+        if cfg.search_warp or cfg.search_cell_scales or cfg.search_jitter:
             self.searched = SearchedParams(
-                self.alpha_module.alpha, warp=cfg.search_warp, cells=cfg.search_cell_scales
+                self.alpha_module.alpha, warp=cfg.search_warp, cells=cfg.search_cell_scales, jitter=cfg.search_jitter
             )
         self.disc_steps = 0
         self.last_disc_loss = float("nan")
@@ -254,27 +268,42 @@ class GANAugmenter(AugmenterProblem):
         if self.settings.mask_elastic > 0:  # drawn late: the other draws stay as without it
             warped_masks = elastic_masks(warped_masks, self.settings.mask_elastic, generator)
         codes = self.sample_codes(len(masks), generator)  # late, likewise
-        if self.settings.real_jitter:  # later
-            real = (intensity_jitter(real[0], self.settings.real_jitter, generator), real[1])
         extra = () if codes is None else (codes,)
+        if self.settings.real_jitter:  # later; with search_jitter applied in `pairs`
+            factors = jitter_factors(len(masks), self.settings.real_jitter, generator)
+            if self.settings.search_jitter:
+                extra += (factors,)
+            else:
+                real = (apply_jitter(real[0], factors), real[1])
         if self.settings.gen_jitter:  # last
             extra += (jitter_factors(len(masks), self.settings.gen_jitter, generator),)
         return (warped_masks, *real, *extra)
 
     def pairs(self, images, masks, drawn) -> Optional[Pairs]:
-        drawn = list(drawn)
-        factors = drawn.pop() if self.settings.gen_jitter else None
-        codes = drawn.pop() if self.settings.code_dim else None
+        drawn, settings = list(drawn), self.settings
+        factors = drawn.pop() if settings.gen_jitter else None
+        real_factors = drawn.pop() if settings.search_jitter and settings.real_jitter else None
+        codes = drawn.pop() if settings.code_dim else None
         warped_masks, *real = drawn
         fake = self.generate(warped_masks, codes)
         if factors is not None:
-            fake = apply_jitter(fake, factors)
+            fake = self._jitter(fake, factors, 1)
+        if real_factors is not None:
+            real[0] = self._jitter(real[0], real_factors, 0)
         if not real:
             return fake, warped_masks
         if self.settings.search_warp:  # differentiable in the magnitudes through the images
             params = self.real_warp.maps(tuple(real), self.searched.warp_scales())
             real = (self.real_warp.apply_images(images, params), self.real_warp.apply(masks, params.detach()))
         return torch.cat([fake, real[0]]), torch.cat([warped_masks, real[1]])
+
+    def _jitter(self, images: torch.Tensor, factors: torch.Tensor, which: int) -> torch.Tensor:
+        """``apply_jitter``; with ``search_jitter``, the factors times the learnt scale ``which``
+        (0: the real images', 1: the generated ones')."""
+        if self.settings.search_jitter:
+            scale = self.searched.jitter_scales()[which]
+            factors = factors.to(scale) * scale
+        return apply_jitter(images, factors)
 
     # ------------------------------------------------------------------ training
     def get_batch(self) -> Tuple[torch.Tensor, ...]:
@@ -346,6 +375,9 @@ class GANAugmenter(AugmenterProblem):
             values.update(
                 (f"cell_scale_{i}", scale) for i, scale in enumerate(self.searched.cell_scales().tolist())
             )
+        if self.settings.search_jitter:
+            real, generated = self.searched.jitter_scales().tolist()
+            values.update(real_jitter_scale=real, gen_jitter_scale=generated)
         return values
 
     def modules(self) -> List[torch.nn.Module]:

@@ -245,21 +245,31 @@ def _learned_beside_alpha(engine, name):
     return logits
 
 
-def test_search_warp_starts_at_the_configured_warps_and_learns_their_magnitudes():
-    """At the start (scales 1) the seg loss equals the fixed-warp run's on the same batch; after
-    a few steps the arch level has moved both magnitudes by their hypergradient."""
-    warp = ["augmenter.real_warp={ops: [rotate, flip, translate]}"]
-    fixed, _ = _engine(warp)
-    searched, _ = _engine(warp + ["augmenter.search_warp=true", "engine.train_iters=4"])
+def _same_first_loss(fixed, searched):
+    """Both engines' seg loss on the first batch and draw agree (the searched factors start at 1)."""
     losses = []
     for engine in (fixed, searched):
         seg = getattr(engine, names.SEG)
         losses.append(seg.training_step(seg.batcher.batch(0) + engine.augmenter.draw(*seg.batcher.batch(0), 0)))
     assert abs(losses[0].item() - losses[1].item()) <= 1e-6 * abs(losses[0].item())
 
-    logits = _learned_beside_alpha(searched, "warp_logits")
-    values = searched.augmenter.log_values()
-    assert values["rotate_scale"] == pytest.approx(2 * torch.sigmoid(logits[0]).item())
+
+@pytest.mark.parametrize("extra, logits_name, logged, index", [
+    (["augmenter.search_warp=true"], "warp_logits", "rotate_scale", 0),
+    (["augmenter.real_jitter=0.3", "augmenter.gen_jitter=0.3", "augmenter.search_jitter=true"],
+     "jitter_logits", "gen_jitter_scale", 1),
+])
+def test_searched_magnitudes_start_at_the_configured_ones_and_are_learned(extra, logits_name, logged, index):
+    """Learnt warp (``search_warp``) or jitter (``search_jitter``) magnitudes: at the start
+    (factors 1) the seg loss equals the fixed run's on the same batch; after a few steps the arch
+    level has moved every factor by its hypergradient."""
+    warp = ["augmenter.real_warp={ops: [rotate, flip, translate]}"]
+    fixed, _ = _engine(warp + [e for e in extra if "search" not in e])
+    searched, _ = _engine(warp + extra + ["engine.train_iters=4"])
+    _same_first_loss(fixed, searched)
+
+    logits = _learned_beside_alpha(searched, logits_name)
+    assert searched.augmenter.log_values()[logged] == pytest.approx(2 * torch.sigmoid(logits[index]).item())
 
 
 def test_search_warp_needs_e2eaug_and_real_warps():
@@ -290,3 +300,15 @@ def test_search_cell_scales_needs_a_searched_generator():
 
     with pytest.raises(ConfigError, match="search_cell_scales"):
         _engine(["augmenter.name=gan_joint", "augmenter.search_cell_scales=true"])
+
+
+@pytest.mark.parametrize("extra", [
+    ["augmenter.name=gan_joint", "augmenter.gen_jitter=0.3"],  # no arch level
+    [],  # nothing to scale
+    ["augmenter.gen_jitter=0.5"],  # 2 x 0.5 could invert the contrast
+])
+def test_search_jitter_needs_e2eaug_and_a_jitter_below_one_half(extra):
+    from e2eaug.config import ConfigError
+
+    with pytest.raises(ConfigError, match="search_jitter"):
+        _engine(extra + ["augmenter.search_jitter=true"])
