@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from e2eaug import distributed
 from e2eaug.batching import StepBatcher, step_generator, stream_seed
-from e2eaug.config import OptimConfig
+from e2eaug.config import ConfigError, OptimConfig
 from e2eaug.hypergrad import HypergradConfig, IdentityConfig
 from e2eaug.optim import build_optimizer
 
@@ -43,6 +43,13 @@ from . import names
 from .base import BatchedProblem
 
 Pairs = Tuple[torch.Tensor, torch.Tensor]
+
+
+def check_jitter(key: str, magnitude: float) -> None:
+    """Raise a :class:`ConfigError` naming ``augmenter.<key>`` unless the contrast and brightness
+    jitter ``magnitude`` is in [0, 1) (at 1 the contrast could vanish)."""
+    if not 0 <= magnitude < 1:
+        raise ConfigError(f"augmenter.{key} must be in [0, 1), got {magnitude}")
 
 
 @dataclass

@@ -14,11 +14,10 @@ from typing import Any, Optional, Tuple
 
 import torch
 
-from e2eaug.config import ConfigError
 from e2eaug.data.transforms import OPS, MaskAugmenter, intensity_jitter
 from e2eaug.registry import AUGMENTERS
 
-from .augmenter import Augmenter, AugmenterConfig, Pairs
+from .augmenter import Augmenter, AugmenterConfig, Pairs, check_jitter
 
 
 @dataclass
@@ -57,8 +56,7 @@ class ClassicalAugmenter(Augmenter):
 
     def __init__(self, cfg: ClassicalConfig, data: Any, seed: int) -> None:
         super().__init__(cfg, data, seed)
-        if not 0 <= cfg.jitter < 1:
-            raise ConfigError(f"augmenter.jitter must be in [0, 1), got {cfg.jitter}")
+        check_jitter("jitter", cfg.jitter)
         self.warp = MaskAugmenter(self.ops, cfg.max_degrees, cfg.max_fraction, cfg.p_flip)
 
     def draw(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> Tuple[torch.Tensor, ...]:

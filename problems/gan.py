@@ -22,6 +22,7 @@ Three ways to train it:
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -36,7 +37,7 @@ from e2eaug.models import ArchitectureParams
 from e2eaug.optim import build_optimizer
 from e2eaug.registry import AUGMENTERS, DISCRIMINATORS, GENERATORS
 
-from .augmenter import AugmenterConfig, AugmenterProblem, Pairs
+from .augmenter import AugmenterConfig, AugmenterProblem, Pairs, check_jitter
 
 
 @dataclass
@@ -99,7 +100,7 @@ class GANConfig(AugmenterConfig):
     code_dim: int = 0
     #: Where G reads the code: ``input`` (planes beside the mask, every cell sees them) or
     #: ``bottleneck`` (joined to the innermost map only, so the down cells see the mask alone;
-    #: the ``searchable`` and ``fixed`` generators).
+    #: generators that take ``code_channels``, as ``searchable`` and ``fixed``).
     code_at: str = "input"
     #: Weight of the mode-seeking term (Mao et al. 2019) over two random codes ``z1, z2``:
     #: ``1 / (mean|G(m, z1) - G(m, z2)| / mean|z1 - z2| + 1e-5)``, so G does not ignore the
@@ -186,11 +187,10 @@ class GANAugmenter(AugmenterProblem):
         except ValueError as err:
             raise ConfigError(f"augmenter.disc_aug: {err}") from None
         _check_codes(cfg)
-        if not 0 <= cfg.real_jitter < 1 or (cfg.real_jitter and (self.real_warp is None or cfg.search_warp)):
-            raise ConfigError("augmenter.real_jitter must be in [0, 1), and > 0 only with augmenter.real_warp.ops "
-                              "and without augmenter.search_warp")
-        if not 0 <= cfg.gen_jitter < 1:
-            raise ConfigError(f"augmenter.gen_jitter must be in [0, 1), got {cfg.gen_jitter}")
+        check_jitter("real_jitter", cfg.real_jitter)
+        check_jitter("gen_jitter", cfg.gen_jitter)
+        if cfg.real_jitter and (self.real_warp is None or cfg.search_warp):
+            raise ConfigError("augmenter.real_jitter > 0 needs augmenter.real_warp.ops and no augmenter.search_warp")
         self.searched = None
         if cfg.search_warp and self.real_warp is None:
             raise ConfigError("augmenter.search_warp needs augmenter.real_warp.ops")
@@ -213,9 +213,10 @@ class GANAugmenter(AugmenterProblem):
         _check_codes(cfg)
         kwargs = dict(cfg.generator.kwargs)
         if cfg.code_dim and cfg.code_at == "bottleneck":
-            if cfg.generator.name not in ("searchable", "fixed"):
-                raise ConfigError(f"augmenter.code_at: bottleneck needs the searchable or fixed generator, "
-                                  f"not {cfg.generator.name}")
+            name = cfg.generator.name
+            if name in GENERATORS and "code_channels" not in inspect.signature(GENERATORS.get(name)).parameters:
+                raise ConfigError(f"augmenter.code_at: bottleneck needs a generator that takes code_channels "
+                                  f"(searchable, fixed), not {name}")
             kwargs["code_channels"] = cfg.code_dim
         generator = GENERATORS.build(
             cfg.generator.name, in_channels=1 + cfg.code_dim, out_channels=data.channels, **kwargs
@@ -256,7 +257,8 @@ class GANAugmenter(AugmenterProblem):
 
     def draw(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> Tuple[torch.Tensor, ...]:
         """Warped (and with ``mask_elastic``, deformed) masks for G, with ``real_warp`` warped
-        (and with ``real_jitter``, jittered) real images and masks, with ``code_dim`` codes, and
+        (and with ``real_jitter``, jittered) real images and masks, with ``code_dim`` codes, with
+        ``search_jitter`` the real images' jitter factors (then applied in :meth:`pairs`), and
         with ``gen_jitter`` the generated images' jitter factors, in this order."""
         generator = self.generator(step)
         warped_masks, real = self.mask_aug(masks, generator), ()
