@@ -177,6 +177,9 @@ class GANAugmenter(AugmenterProblem):
         self.alpha_module = ArchitectureParams.for_generator(generator) if hasattr(generator, "derive") else None
         if self.alpha_module is not None and not self.searches:
             self.alpha_module.requires_grad_(False)
+        if self.searches and self.alpha_module is None:
+            raise ConfigError(f"augmenter.name={cfg.name} searches the generator's alpha, and generator "
+                              f"{cfg.generator.name!r} has none: train a fixed generator with gan_joint or pix2pix")
         if not 0 <= cfg.mask_elastic < 0.5:
             raise ConfigError(f"augmenter.mask_elastic must be in [0, 0.5), got {cfg.mask_elastic}")
         self.mask_aug = _warper(cfg.mask_aug)

@@ -147,6 +147,18 @@ def test_gan_augmenters_build_the_levels_they_need(name):
     assert has_paths == (name == "e2eaug")
 
 
+def test_e2eaug_refuses_a_generator_with_nothing_to_search():
+    """A fixed generator (no ``alpha``) under e2eaug is one clear error, not a silent two-level
+    run; gan_joint trains it with the two levels it needs."""
+    fixed = ["augmenter.generator={name: fixed, kwargs: {base_width: 4, "
+             "genotype: {down: [conv_4_2_1, conv_4_2_1], up: [upconv_4_2_1, upconv_4_2_1]}}}"]
+    with pytest.raises(ConfigError, match=r"augmenter.name=e2eaug searches .* generator 'fixed' has none"):
+        _engine("e2eaug", fixed)
+    engine, _ = _engine("gan_joint", fixed)
+    assert sorted(p.name for p in engine.problems) == sorted(LEVELS["gan_joint"])
+    assert engine.augmenter.module.genotype.down == ["conv_4_2_1"] * 2
+
+
 def test_pix2pix_is_frozen_after_pretraining():
     engine, _ = _engine("pix2pix")
     augmenter = engine.augmenter
