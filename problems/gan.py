@@ -198,7 +198,7 @@ class GANAugmenter(AugmenterProblem):
         if cfg.search_warp and self.real_warp is None:
             raise ConfigError("augmenter.search_warp needs augmenter.real_warp.ops")
         for key in ("search_warp", "search_cell_scales", "search_jitter"):
-            if getattr(cfg, key) and not (self.searches and self.alpha_module is not None):
+            if getattr(cfg, key) and not self.searches:  # a searching one has alpha (checked above)
                 raise ConfigError(f"augmenter.{key} needs augmenter.name=e2eaug with a searchable generator")
         if cfg.search_jitter and (not (cfg.real_jitter or cfg.gen_jitter) or max(cfg.real_jitter, cfg.gen_jitter) >= 0.5):
             raise ConfigError("augmenter.search_jitter needs augmenter.real_jitter or augmenter.gen_jitter > 0, "
