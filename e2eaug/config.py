@@ -178,6 +178,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     return value
 
 
+def _default(f: dataclasses.Field) -> Any:
+    """A dataclass field's default value."""
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
 def from_dict(cls: Any, data: Dict[str, Any], prefix: str = "", ignored: Iterable[str] = ()) -> Any:
     """Build dataclass ``cls`` from ``data``; unknown keys and values outside :data:`LIMITS`
     raise :class:`ConfigError`.
@@ -190,7 +195,8 @@ def from_dict(cls: Any, data: Dict[str, Any], prefix: str = "", ignored: Iterabl
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix or cls.__name__}: expected a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    names = set(fields)
     data = {k: v for k, v in data.items() if k in names or k not in set(ignored)}
     unknown = sorted(set(data) - names)
     if unknown:
@@ -202,6 +208,8 @@ def from_dict(cls: Any, data: Dict[str, Any], prefix: str = "", ignored: Iterabl
     kwargs = {}
     for name, value in data.items():
         key = f"{prefix}.{name}" if prefix else name
+        if hints[name] is ComponentConfig and isinstance(value, dict) and "name" not in value:
+            value = {"name": _default(fields[name]).name, **value}  # kwargs alone keep the default model
         kwargs[name] = _coerce(value, hints[name], key)
         _check_limit(key, name, kwargs[name])
     return cls(**kwargs)

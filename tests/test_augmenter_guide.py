@@ -17,19 +17,15 @@ from e2eaug.config import ConfigError
 from e2eaug.experiment.spec import load_experiment
 from e2eaug.run_config import load_config
 from tests.core_helpers import TINY
+from tests.doc_blocks import blocks
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "augmenters.md"
 
 
 def _blocks() -> dict:
-    """The guide's fenced code blocks whose first line is ``# FILE...``, by file name."""
-    blocks = {}
-    for block in re.findall(r"```(?:python|yaml)\n(.*?)```", GUIDE.read_text(), flags=re.S):
-        name = re.match(r"# ([\w.]+)", block)
-        if name:
-            blocks[name.group(1)] = block
-    return blocks
+    """The guide's file blocks (first line ``# FILE...``), by file name."""
+    return {block.file: block.text for block in blocks(GUIDE) if block.file}
 
 
 @pytest.fixture(scope="module")
