@@ -89,39 +89,41 @@ class DataConfig:
 # ----------------------------------------------------------------------------- value limits
 
 Limit = Tuple[Callable[[Any], bool], str]
-_AT_LEAST_1: Limit = (lambda v: v >= 1, ">= 1")
-_AT_LEAST_0: Limit = (lambda v: v >= 0, ">= 0")
-_FINITE_AT_LEAST_0: Limit = (lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
-_FINITE_ABOVE_0: Limit = (lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+AT_LEAST_1: Limit = (lambda v: v >= 1, ">= 1")
+AT_LEAST_0: Limit = (lambda v: v >= 0, ">= 0")
+_FINITEAT_LEAST_0: Limit = (lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+FINITE_ABOVE_0: Limit = (lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
 
 #: ``key -> (test, what the value must be)``, checked wherever a config section has the key
 #: (``seg.optimizer.lr`` and ``augmenter.disc_optimizer.lr`` alike, a plug-in's sections too).
+#: A dataclass whose keys mean different things than elsewhere adds or replaces entries in
+#: its own ``limits`` class attribute (the hypergradient methods' ``alpha``, ``iterations``).
 LIMITS: Dict[str, Limit] = {
-    "lr": _FINITE_ABOVE_0,
-    "lam": _FINITE_AT_LEAST_0,
-    "lam_warmup": _AT_LEAST_0,
-    "batch_size": _AT_LEAST_1,
-    "pretrain_steps": _AT_LEAST_0,
-    "unroll_steps": _AT_LEAST_1,
-    "n_train": _AT_LEAST_1,
-    "n_val": _AT_LEAST_1,
-    "n_test": _AT_LEAST_1,
-    "image_size": _AT_LEAST_1,
+    "lr": FINITE_ABOVE_0,
+    "lam": _FINITEAT_LEAST_0,
+    "lam_warmup": AT_LEAST_0,
+    "batch_size": AT_LEAST_1,
+    "pretrain_steps": AT_LEAST_0,
+    "unroll_steps": AT_LEAST_1,
+    "n_train": AT_LEAST_1,
+    "n_val": AT_LEAST_1,
+    "n_test": AT_LEAST_1,
+    "image_size": AT_LEAST_1,
     "bit_depth": (lambda v: 1 <= v <= 32, "between 1 and 32"),
-    "train_iters": _AT_LEAST_1,
-    "valid_every": _AT_LEAST_1,
-    "max_bad_steps": _AT_LEAST_1,
-    "early_stop_patience": _AT_LEAST_0,
-    "plateau_patience": _AT_LEAST_0,
-    "num_threads": _AT_LEAST_0,
+    "train_iters": AT_LEAST_1,
+    "valid_every": AT_LEAST_1,
+    "max_bad_steps": AT_LEAST_1,
+    "early_stop_patience": AT_LEAST_0,
+    "plateau_patience": AT_LEAST_0,
+    "num_threads": AT_LEAST_0,
 }
 
 
-def _check_limit(key: str, name: str, value: Any) -> None:
-    """Raise :class:`ConfigError` naming ``key`` when a number breaks its :data:`LIMITS` entry."""
-    if name not in LIMITS or not isinstance(value, (int, float)) or isinstance(value, bool):
+def _check_limit(key: str, name: str, value: Any, limits: Dict[str, Limit]) -> None:
+    """Raise :class:`ConfigError` naming ``key`` when a number breaks its ``limits`` entry."""
+    if name not in limits or not isinstance(value, (int, float)) or isinstance(value, bool):
         return
-    test, wanted = LIMITS[name]
+    test, wanted = limits[name]
     if not test(value):
         raise ConfigError(f"{key} must be {wanted}, got {value!r}")
 
@@ -185,7 +187,7 @@ def _default(f: dataclasses.Field) -> Any:
 
 def from_dict(cls: Any, data: Dict[str, Any], prefix: str = "", ignored: Iterable[str] = ()) -> Any:
     """Build dataclass ``cls`` from ``data``; unknown keys and values outside :data:`LIMITS`
-    raise :class:`ConfigError`.
+    (and ``cls.limits``) raise :class:`ConfigError`.
 
     Top-level keys in ``ignored`` are dropped instead (settings meant for another class that
     may share the section, e.g. another augmenter's).
@@ -205,13 +207,14 @@ def from_dict(cls: Any, data: Dict[str, Any], prefix: str = "", ignored: Iterabl
             f"unknown config key(s) {', '.join(where + k for k in unknown)}; "
             f"{cls.__name__} accepts: {', '.join(sorted(names))}"
         )
+    limits = {**LIMITS, **getattr(cls, "limits", {})}
     kwargs = {}
     for name, value in data.items():
         key = f"{prefix}.{name}" if prefix else name
         if hints[name] is ComponentConfig and isinstance(value, dict) and "name" not in value:
             value = {"name": _default(fields[name]).name, **value}  # kwargs alone keep the default model
         kwargs[name] = _coerce(value, hints[name], key)
-        _check_limit(key, name, kwargs[name])
+        _check_limit(key, name, kwargs[name], limits)
     return cls(**kwargs)
 
 
@@ -282,11 +285,35 @@ def apply_overrides(data: Dict[str, Any], overrides: List[str]) -> Dict[str, Any
             if not isinstance(node, dict):
                 raise ConfigError(f"override {item!r}: {k!r} is not a mapping")
         try:
-            node[keys[-1]] = yaml.safe_load(raw)
+            node[keys[-1]] = load_yaml(raw)
         except yaml.YAMLError as err:
             problem = getattr(err, "problem", None) or err
             raise ConfigError(f"override {item!r}: the value is not valid YAML ({problem})") from None
     return data
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a mapping that holds one key twice (plain YAML keeps the
+    last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # ``<<: *anchor`` merges, not a key
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML text safely; a mapping with a repeated key is a ``yaml.YAMLError``."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)
 
 
 def read_yaml(path: Path) -> Dict[str, Any]:
@@ -295,9 +322,11 @@ def read_yaml(path: Path) -> Dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(err, 'problem', None) or err}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

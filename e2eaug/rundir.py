@@ -13,6 +13,7 @@ written as ``null``.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -56,15 +57,21 @@ class RunDir:
 
     @classmethod
     def latest(cls, out_dir: str | Path, name: str) -> "RunDir":
-        """The most recently created run of ``name`` under ``out_dir`` that has a ``last.pt``."""
-        runs = (cls(p) for p in Path(out_dir).glob(f"{name}-*"))
-        candidates = sorted(
-            (r.path for r in runs if r.config_path.is_file() and r.checkpoint_path("last").is_file()),
-            key=lambda p: p.stat().st_mtime,
-        )
-        if not candidates:
+        """The most recently created run of ``name`` under ``out_dir`` that has a ``last.pt``.
+
+        Creation order is read from the folder names :meth:`create` gives (timestamp, then
+        suffix), not from modification times, which later jobs such as ``evaluate`` change.
+        """
+        pattern = re.compile(re.escape(name) + r"-(\d{8}-\d{6})(?:-(\d+))?")
+        created = {}
+        for path in Path(out_dir).glob(f"{name}-*"):
+            match = pattern.fullmatch(path.name)
+            run = cls(path)
+            if match and run.config_path.is_file() and run.checkpoint_path("last").is_file():
+                created[path] = (match.group(1), int(match.group(2) or 1))
+        if not created:
             raise FileNotFoundError(f"no run named {name!r} with a last.pt under {out_dir} to resume")
-        return cls(candidates[-1])
+        return cls(max(created, key=created.get))
 
     def remove(self) -> None:
         """Delete the folder (a new run that stopped before its first checkpoint)."""

@@ -73,12 +73,18 @@ def runner_lock(folder: Path) -> Iterator[None]:
 def cell_state(cell: Cell) -> str:
     """``finished``, ``partial`` (resumable from ``last.pt``), ``new``, or ``conflict`` (its
     folder holds a run of another config: never overwritten). A saved config that lacks keys
-    added to e2eaug since is read with their defaults, which keep the earlier behaviour."""
+    added to e2eaug since is read with their defaults, which keep the earlier behaviour.
+
+    A saved config naming other ``plugins`` than the cell's is a conflict without being parsed:
+    parsing imports them, and only the experiment file's plug-ins are trusted.
+    """
     run = RunDir(cell.path)
     if not run.config_path.is_file():
         return "new"
     try:
-        same = to_dict(config_from_dict(read_yaml(run.config_path))) == to_dict(cell.config)
+        saved = read_yaml(run.config_path)
+        same = list(saved.get("plugins") or []) == cell.config.plugins
+        same = same and to_dict(config_from_dict(saved)) == to_dict(cell.config)
     except ConfigError:  # a key or value this version no longer reads
         same = False
     if not same:

@@ -100,9 +100,17 @@ class Cell:
     path: Path
 
 
+def _no_repeats(values: List[Any], key: str) -> None:
+    """A grid axis that lists a value twice would train its cells twice and count them twice."""
+    repeated = sorted({str(v) for v in values if values.count(v) > 1})
+    if repeated:
+        raise ConfigError(f"{key}: {', '.join(repeated)} listed more than once")
+
+
 def _as_overrides(value: Any, key: str) -> Dict[str, List[str]]:
     """``[a, b]`` or ``{a: [...], b: [...]}`` -> ``{a: [...], b: [...]}``."""
     if isinstance(value, list):
+        _no_repeats(value, key)
         return {str(name): [] for name in value}
     if isinstance(value, dict):
         out = {}
@@ -129,7 +137,10 @@ def load_experiment(path: str | Path, profile: Optional[str] = None) -> Experime
         data["set"] = list(data.get("set", [])) + list(extra_set)
     for key in ("segmenters", "augmenters"):
         if key in data:
-            data[key] = _as_overrides(data[key], key)
+            try:
+                data[key] = _as_overrides(data[key], key)
+            except ConfigError as err:
+                raise ConfigError(f"{path}: {err}") from None
     if "data" in data:
         if not isinstance(data["data"], dict):
             raise ConfigError(f"{path}: data: expected a mapping label -> {{config, set}}")
@@ -144,5 +155,10 @@ def load_experiment(path: str | Path, profile: Optional[str] = None) -> Experime
     for key in ("data", "n_train", "segmenters", "augmenters", "seeds"):
         if not getattr(spec, key):
             raise ConfigError(f"{path}: {key} is empty")
+    for key in ("n_train", "seeds"):
+        try:
+            _no_repeats(getattr(spec, key), key)
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
     spec.cells()  # every cell's config must load
     return spec

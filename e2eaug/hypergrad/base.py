@@ -9,7 +9,7 @@ from typing import Any, Callable, ClassVar, Dict, Optional
 from betty.configs import Config
 from betty.hypergradient import jvp_fn_mapping
 
-from e2eaug.config import ConfigError
+from e2eaug.config import ConfigError, Limit
 from e2eaug.registry import Registry
 
 
@@ -30,6 +30,8 @@ class HypergradConfig:
     betty_fields: ClassVar[Dict[str, str]] = {}
     #: The knob the benchmark suite varies to trace this method's error against its cost.
     swept: ClassVar[Optional[str]] = None
+    #: ``{knob: (test, what it must be)}``, checked when the config loads (:data:`e2eaug.config.LIMITS`).
+    limits: ClassVar[Dict[str, Limit]] = {}
 
     @classmethod
     def select(cls, value: Any, key: str) -> type:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from e2eaug.config import AT_LEAST_1, FINITE_ABOVE_0
+
 from .base import HypergradConfig, register
 
 
@@ -17,4 +19,5 @@ class CGConfig(HypergradConfig):
     alpha: float = 1.0
 
     betty_fields = {"iterations": "cg_iterations", "alpha": "cg_alpha"}
+    limits = {"iterations": AT_LEAST_1, "alpha": FINITE_ABOVE_0}
     swept = "iterations"

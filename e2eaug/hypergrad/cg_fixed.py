@@ -7,6 +7,8 @@ from typing import Callable, List, Sequence
 
 import torch
 
+from e2eaug.config import AT_LEAST_1
+
 from .base import HypergradConfig, register
 from .shared import zeros_for_none
 
@@ -110,4 +112,5 @@ class CGFixedConfig(HypergradConfig):
     iterations: int = 1
 
     betty_fields = {"iterations": "cg_iterations"}
+    limits = {"iterations": AT_LEAST_1}
     swept = "iterations"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from e2eaug.config import FINITE_ABOVE_0
+
 from .base import HypergradConfig, register
 
 
@@ -16,4 +18,5 @@ class DartsConfig(HypergradConfig):
     alpha: float = 0.01
 
     betty_fields = {"alpha": "darts_alpha"}
+    limits = {"alpha": FINITE_ABOVE_0}
     swept = "alpha"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from e2eaug.config import AT_LEAST_1, FINITE_ABOVE_0
+
 from .base import HypergradConfig, register
 
 
@@ -16,4 +18,5 @@ class NeumannConfig(HypergradConfig):
     alpha: float = 1.0
 
     betty_fields = {"iterations": "neumann_iterations", "alpha": "neumann_alpha"}
+    limits = {"iterations": AT_LEAST_1, "alpha": FINITE_ABOVE_0}
     swept = "iterations"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from e2eaug.config import FINITE_ABOVE_0
+
 from .base import HypergradConfig, register
 
 
@@ -15,4 +17,5 @@ class SamaConfig(HypergradConfig):
     adam_alpha: float = 1.0
 
     betty_fields = {"adam_alpha": "sama_adam_alpha"}
+    limits = {"adam_alpha": FINITE_ABOVE_0}
     swept = "adam_alpha"
