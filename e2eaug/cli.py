@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import List, Optional
@@ -16,7 +18,7 @@ DEFAULT_CONFIG = "skin_synthetic"  # = e2eaug.run_config.DEFAULT_PRESET (not imp
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config",
-        default=DEFAULT_CONFIG,
+        default=None,
         help=f"preset name or YAML path (default: {DEFAULT_CONFIG}; `e2eaug presets` lists presets)",
     )
     p.add_argument(
@@ -39,19 +41,26 @@ def _add_trust_arg(p: argparse.ArgumentParser) -> None:
 
 def _cmd_train(args: argparse.Namespace, then_evaluate: bool) -> int:
     from e2eaug import jobs
+    from e2eaug.config import ConfigError
     from e2eaug.run_config import load_config
     from e2eaug.rundir import RunDir
 
     run = None
+    config = args.config or DEFAULT_CONFIG
     if args.resume:
         if args.resume == "latest":
-            named = load_config(args.config, args.overrides)
+            named = load_config(config, args.overrides)
             run = RunDir.latest(named.out_dir, named.name)
+        elif args.config is not None:
+            raise ConfigError(
+                f"--config {args.config} with --resume {args.resume}: a resumed run keeps its own "
+                "config.yaml; change its values with --set, or drop RUN_DIR to resume the latest run of --config"
+            )
         else:
             run = RunDir.open(args.resume)
         cfg = run.read_config(args.overrides, trust_plugins=args.trust_plugins)
     else:
-        cfg = load_config(args.config, args.overrides)
+        cfg = load_config(config, args.overrides)
     run, best = jobs.train(cfg, run, resume=bool(args.resume))
     if run is None:  # a rank other than 0 of a distributed run: rank 0 reports and evaluates
         return 0
@@ -278,6 +287,13 @@ def _message(err: BaseException) -> str:
     return " ".join(text.split())
 
 
+def _out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` says memory ran out: NumPy's and Python's ``MemoryError``, torch's CPU
+    allocator and its CUDA ``OutOfMemoryError`` (both ``RuntimeError``)."""
+    text = str(err)
+    return isinstance(err, MemoryError) or "out of memory" in text or "can't allocate memory" in text
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"e2eaug: warning: {_message(message)}", file=sys.stderr)
 
@@ -286,26 +302,41 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the ``e2eaug`` console script.
 
     Errors of the input, the files and the run are one line ``e2eaug: error: ...`` on stderr
-    and exit code 2 (Ctrl-C: 130); warnings are one line ``e2eaug: warning: ...``.
+    and exit code 2 (Ctrl-C: 130, SIGTERM: 143); warnings are one line ``e2eaug: warning: ...``.
     """
     args = build_parser().parse_args(argv)
     from e2eaug import distributed
     from e2eaug.config import ConfigError
     from e2eaug.engines import TrainingDiverged
+    from e2eaug.jobs import Terminated
     from e2eaug.rundir import CheckpointError
 
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated("terminated")
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, terminate) if main_thread else None
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
             return args.func(args)
         except KeyboardInterrupt as err:
+            terminated = isinstance(err, Terminated)
             print(f"e2eaug: error: {_message(err) or 'interrupted'}", file=sys.stderr)
-            return 130
+            return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
         except (ConfigError, CheckpointError, TrainingDiverged, OSError, KeyError, ValueError) as err:
             print(f"e2eaug: error: {_message(err)}", file=sys.stderr)
             return 2
+        except (MemoryError, RuntimeError) as err:
+            if not _out_of_memory(err):
+                raise
+            print(f"e2eaug: error: out of memory ({_message(err)}); lower data.image_size, the batch sizes "
+                  "or the model widths", file=sys.stderr)
+            return 2
         finally:
             distributed.cleanup()
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

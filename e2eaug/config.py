@@ -128,6 +128,13 @@ def _check_limit(key: str, name: str, value: Any, limits: Dict[str, Limit]) -> N
         raise ConfigError(f"{key} must be {wanted}, got {value!r}")
 
 
+def check_folder_name(value: str, key: str) -> None:
+    """A value that names one folder (a run's ``name``): not empty, no path separator, not
+    ``.`` or ``..``, so that the folder lands inside its ``out_dir``."""
+    if not value or "/" in value or "\\" in value or "\0" in value or value in (".", ".."):
+        raise ConfigError(f"{key} must be a folder name (no '/', not '..'), got {value!r}")
+
+
 # ----------------------------------------------------------------------------- loading
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -19,6 +20,11 @@ from e2eaug.problems import names
 from e2eaug.rundir import CheckpointError, RunDir
 from e2eaug.samples import augmented_batches, sample_rows
 from e2eaug.utils import atomic_write, atomic_write_text, csv_text, first_lines, json_text
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is (as Ctrl-C raises ``KeyboardInterrupt``), so that a
+    run cleans up the same way: a new folder without a checkpoint is removed."""
 
 
 def _engine(cfg: Any):
@@ -88,20 +94,30 @@ def train(
     ``resume``, ``run``'s ``last.pt`` has loaded into it (a learning rate the resumed config
     changes then replaces the checkpoint's); the run then drops metric lines
     written after that checkpoint and temporary files a killed process left. A new folder
-    is removed again when training stops before its first checkpoint. Ctrl-C is re-raised as
-    a ``KeyboardInterrupt`` whose message says how to continue. In a run of several processes
+    is removed again when training stops before its first checkpoint. Ctrl-C (and SIGTERM, as
+    :class:`Terminated`) is re-raised with a message that says how to continue. In a run of several processes
     only rank 0 writes (and returns the folder); the other ranks return ``None`` for it.
     """
     engine, _ = _engine(cfg)
-    if resume:
-        _load(engine, run, "last")
-        _apply_changed_lrs(engine, read_yaml(run.config_path), to_dict(cfg))
-    if not distributed.is_main():
-        return None, engine.run()
-    new = run is None
-    if new:
-        run = RunDir.create(cfg.out_dir, cfg.name)
-        print(f"run folder: {run.path}")
+    with contextlib.ExitStack() as held:
+        if run is not None and distributed.is_main():
+            held.enter_context(run.lock())  # before anything is read from or written to it
+        if resume:
+            _load(engine, run, "last")
+            _apply_changed_lrs(engine, read_yaml(run.config_path), to_dict(cfg))
+        if not distributed.is_main():
+            return None, engine.run()
+        new = run is None
+        if new:
+            run = RunDir.create(cfg.out_dir, cfg.name)
+            held.enter_context(run.lock())
+            print(f"run folder: {run.path}")
+        return run, _train_into(engine, cfg, run, new, resume)
+
+
+def _train_into(engine: Any, cfg: Any, run: RunDir, new: bool, resume: bool) -> Dict[str, Any]:
+    """Train ``engine`` into the locked folder ``run``; a new one is removed again when training
+    stops before its first checkpoint."""
     engine.run_dir = run
     try:
         if resume:
@@ -118,9 +134,10 @@ def train(
             run.remove()
         if isinstance(err, KeyboardInterrupt):
             hint = f"continue with e2eaug run --resume {run.path}" if kept else "no checkpoint was kept"
-            raise KeyboardInterrupt(f"interrupted; {hint}") from err
+            what = "terminated" if isinstance(err, Terminated) else "interrupted"
+            raise type(err)(f"{what}; {hint}") from err
         raise
-    return run, best
+    return best
 
 
 def write_figures(run: RunDir, engine: Any) -> None:

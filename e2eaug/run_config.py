@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from e2eaug.config import ConfigError, DataConfig, apply_overrides, check_components, from_dict, read_yaml
+from e2eaug.config import (
+    ConfigError,
+    DataConfig,
+    apply_overrides,
+    check_components,
+    check_folder_name,
+    from_dict,
+    read_yaml,
+)
 from e2eaug.engines import EngineSettings
 from e2eaug.problems import ArchConfig, GANConfig, SegConfig
 from e2eaug.registry import AUGMENTERS
@@ -112,6 +120,7 @@ def config_from_dict(data: Dict[str, Any]) -> RunConfig:
         raise ConfigError(f"augmenter: expected a mapping, got {augmenter!r}")
     augmenter = dict(augmenter)
     cfg = from_dict(RunConfig, data)
+    check_folder_name(cfg.name, "name")
     for module in cfg.plugins:
         try:
             importlib.import_module(module)

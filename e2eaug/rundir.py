@@ -12,22 +12,35 @@ written as ``null``.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import torch
 import yaml
 
 from e2eaug.config import ConfigError, read_yaml, to_dict
-from e2eaug.utils import TEMP_PATTERN, atomic_torch_save, atomic_write_text, json_text, nonfinite_tensors
+from e2eaug.utils import (
+    TEMP_PATTERN,
+    atomic_torch_save,
+    atomic_write_text,
+    json_text,
+    lock_exclusively,
+    nonfinite_tensors,
+)
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint file is missing, unreadable or not an e2eaug checkpoint."""
+
+
+class RunBusy(OSError):
+    """Another process is training the run folder."""
 
 
 class RunDir:
@@ -72,6 +85,20 @@ class RunDir:
         if not created:
             raise FileNotFoundError(f"no run named {name!r} with a last.pt under {out_dir} to resume")
         return cls(max(created, key=created.get))
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold an exclusive ``flock`` on the folder while a process trains into it; a second
+        one (``run --resume`` of a run still training) raises :class:`RunBusy`. The kernel
+        drops the lock when the process ends, however it ends."""
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            lock_exclusively(fd, self.path, lambda: RunBusy(
+                f"{self.path}: another e2eaug process is training this run; wait for it or stop it"
+            ))
+            yield
+        finally:
+            os.close(fd)
 
     def remove(self) -> None:
         """Delete the folder (a new run that stopped before its first checkpoint)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
 import math
@@ -130,3 +131,18 @@ def first_lines(err: BaseException) -> str:
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     more = f" (and {len(lines) - 2} more)" if len(lines) > 2 else ""
     return " ".join(lines[:2]) + more
+
+
+def lock_exclusively(fd: int, path: PathLike, busy: Callable[[], OSError]) -> None:
+    """Take an exclusive ``flock`` on the open file or folder ``fd`` without waiting.
+
+    Raises ``busy()`` when another open of it holds the lock (another process, or this one),
+    and an ``OSError`` naming ``path`` on a file system without locks. The kernel drops the
+    lock when ``fd`` is closed or its process ends, however it ends.
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise busy() from None
+    except OSError as err:
+        raise OSError(err.errno, f"cannot lock {path}: {err.strerror}") from None

@@ -4,6 +4,10 @@ a non-zero exit code, and nothing an earlier run wrote lost."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import yaml
@@ -111,3 +115,103 @@ def test_an_experiment_label_given_twice_is_refused(tmp_path, capsys):
     assert "none: [augmenter.lam=2]" in path.read_text()
     assert main(["experiment", "--config", str(path)]) == 2
     assert "key 'none' appears twice" in _error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        MemoryError("Unable to allocate 6.55 TiB for an array with shape (60, 3, 100000, 100000)"),
+        RuntimeError("[enforce fail at alloc_cpu.cpp:118] DefaultCPUAllocator: can't allocate memory"),
+    ],
+)
+def test_running_out_of_memory_is_one_line_and_leaves_no_folder(tiny_yaml, capsys, monkeypatch, error):
+    """``--set data.image_size=100000`` asks NumPy for 6.55 TiB; the allocation's failure is
+    raised here without asking, so the test holds under any overcommit setting."""
+
+    def allocate(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr("e2eaug.data.build.make_synthetic", allocate)
+    assert main(["train", "--config", str(tiny_yaml), "--set", "data.image_size=100000"]) == 2
+    line = _error_line(capsys)
+    assert line.startswith("e2eaug: error: out of memory (") and "lower data.image_size" in line
+    assert not (tiny_yaml.parent / "runs").exists()
+
+
+def test_other_runtime_errors_are_not_called_out_of_memory(tiny_yaml, monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("e2eaug.data.build.make_synthetic", fail)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["train", "--config", str(tiny_yaml)])
+
+
+def _train_tiny(tiny_yaml) -> RunDir:
+    assert main(["train", "--config", str(tiny_yaml)]) == 0
+    (path,) = (tiny_yaml.parent / "runs").glob("tiny-*")
+    return RunDir(path)
+
+
+def test_a_resume_of_a_run_that_is_training_is_refused_and_writes_nothing(tiny_yaml, capsys):
+    run = _train_tiny(tiny_yaml)
+    before = {p.name: p.read_bytes() for p in run.path.iterdir() if p.is_file()}
+    capsys.readouterr()
+    with run.lock():  # the process training it
+        resume = ["train", "--resume", str(run.path), "--set", "engine.train_iters=6"]
+        assert main(resume) == 2
+        assert f"{run.path}: another e2eaug process is training this run" in _error_line(capsys)
+    assert {p.name: p.read_bytes() for p in run.path.iterdir() if p.is_file()} == before
+    assert main(resume) == 0  # the lock went with its holder
+    assert [r["step"] for r in run.read_metrics()] == [2, 4, 6]
+
+
+def test_sigterm_before_the_first_checkpoint_says_so_and_leaves_no_folder(tiny_yaml):
+    command = [sys.executable, "-m", "e2eaug", "train", "--config", str(tiny_yaml),
+               "--set", "engine.train_iters=100000", "--set", "engine.valid_every=100000"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list((tiny_yaml.parent / "runs").glob("tiny-*/config.yaml")) and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143
+    assert err.strip().splitlines()[-1] == "e2eaug: error: terminated; no checkpoint was kept"
+    assert not list((tiny_yaml.parent / "runs").iterdir())
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/tmp/absolute", "..", "a/b", ""])
+def test_a_run_name_that_is_not_a_folder_name_is_refused(tiny_yaml, tmp_path, capsys, name):
+    assert main(["train", "--config", str(tiny_yaml), "--set", f"name={name!r}"]) == 2
+    assert f"name must be a folder name (no '/', not '..'), got {name!r}" in _error_line(capsys)
+    assert not (tmp_path / "runs").exists() and not (tmp_path.parent / "escaped").exists()
+
+
+def test_an_experiment_name_that_is_not_a_folder_name_is_refused(tmp_path, capsys):
+    path = _spec_file(tmp_path)
+    path.write_text(path.read_text().replace("name: tiny", "name: ../outside"))
+    assert main(["experiment", "--config", str(path)]) == 2
+    assert "name must be a folder name" in _error_line(capsys)
+
+
+def test_resume_of_a_folder_refuses_a_config_it_would_ignore(tiny_yaml, capsys):
+    run = _train_tiny(tiny_yaml)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run.path), "--config", "lung_synthetic"]) == 2
+    assert "a resumed run keeps its own config.yaml" in _error_line(capsys)
+    assert main(["train", "--resume", "--config", str(tiny_yaml), "--set", "engine.train_iters=6"]) == 0
+
+
+def test_two_images_with_one_stem_are_refused_naming_both(tmp_path, capsys):
+    from PIL import Image
+
+    for sub in ("images", "masks"):
+        (tmp_path / "data" / sub).mkdir(parents=True)
+    Image.new("RGB", (16, 16)).save(tmp_path / "data" / "images" / "IMD002.png")
+    Image.new("RGB", (16, 16)).save(tmp_path / "data" / "images" / "IMD002.jpg")
+    Image.new("L", (16, 16)).save(tmp_path / "data" / "masks" / "IMD002.png")
+    root = tmp_path / "data"
+    assert main(["train", "--set", "data.source=folder", "--set", f"data.root={root}", "--set", f"out_dir={tmp_path / 'runs'}"]) == 2
+    line = _error_line(capsys)
+    assert f"{root / 'images'}: IMD002.jpg and IMD002.png have one stem, 'IMD002'" in line
+    assert not (tmp_path / "runs").exists()

@@ -77,11 +77,17 @@ def _dir(root: Path, layout: str, *candidates: str) -> Path:
 
 
 def _files(folder: Path, strip: str = "") -> Dict[str, Path]:
-    """``stem -> path`` of the image files in ``folder`` (``strip`` removed from stems)."""
-    found = {}
+    """``stem -> path`` of the image files in ``folder`` (``strip`` removed from stems); two
+    files with one stem are an error, since neither could be told apart from the other."""
+    found: Dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
         if path.is_file() and path.suffix.lower() in EXTENSIONS and not path.name.startswith("."):
             stem = path.stem[: -len(strip)] if strip and path.stem.endswith(strip) else path.stem
+            if stem in found:
+                raise ValueError(
+                    f"{folder}: {found[stem].name} and {path.name} have one stem, {stem!r}, and files "
+                    "are matched by stem; keep one"
+                )
             found[stem] = path
     return found
 

@@ -4,7 +4,6 @@ one runner per experiment folder at a time."""
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import multiprocessing as mp
 import os
 import socket
@@ -20,7 +19,7 @@ import yaml
 from e2eaug.config import ConfigError, read_yaml, to_dict
 from e2eaug.run_config import config_from_dict
 from e2eaug.rundir import RunDir
-from e2eaug.utils import atomic_write_text
+from e2eaug.utils import atomic_write_text, lock_exclusively
 
 from .spec import Cell, ExperimentSpec
 
@@ -51,18 +50,15 @@ def runner_lock(folder: Path) -> Iterator[None]:
     naming its last holder; it is never removed, since a runner may be about to lock it.
     """
     path = folder / LOCK_FILE
+
+    def busy() -> ExperimentLocked:
+        owner = _lock_owner(path)
+        holder = f"host {owner[0]}, pid {owner[1]}" if owner else "starting"
+        return ExperimentLocked(f"{folder}: another runner ({holder}) is working on this experiment; wait for it or stop it")
+
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            owner = _lock_owner(path)
-            holder = f"host {owner[0]}, pid {owner[1]}" if owner else "starting"
-            raise ExperimentLocked(
-                f"{folder}: another runner ({holder}) is working on this experiment; wait for it or stop it"
-            ) from None
-        except OSError as err:  # a file system without locks
-            raise OSError(err.errno, f"cannot lock {path}: {err.strerror}") from None
+        lock_exclusively(fd, path, busy)
         os.ftruncate(fd, 0)
         os.write(fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
         yield

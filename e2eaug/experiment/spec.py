@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from e2eaug.config import ConfigError, apply_overrides, from_dict, read_yaml
+from e2eaug.config import ConfigError, apply_overrides, check_folder_name, from_dict, read_yaml
 from e2eaug.run_config import RunConfig, config_from_dict, read_config_file
 
 METRICS = ("dice", "jaccard")
@@ -150,6 +150,10 @@ def load_experiment(path: str | Path, profile: Optional[str] = None) -> Experime
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from err
     spec.profile = profile
+    try:
+        check_folder_name(spec.name, "name")
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
     if spec.metric not in METRICS:
         raise ConfigError(f"{path}: metric must be one of {', '.join(METRICS)}, got {spec.metric!r}")
     for key in ("data", "n_train", "segmenters", "augmenters", "seeds"):
