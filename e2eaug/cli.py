@@ -39,9 +39,21 @@ def _add_trust_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _changed_keys(a: dict, b: dict, prefix: str = "") -> List[str]:
+    """The dotted keys whose values differ between two nested mappings."""
+    keys = []
+    for key in sorted(set(a) | set(b), key=str):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            keys += _changed_keys(x, y, f"{prefix}{key}.")
+        elif x != y:
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
 def _cmd_train(args: argparse.Namespace, then_evaluate: bool) -> int:
     from e2eaug import jobs
-    from e2eaug.config import ConfigError
+    from e2eaug.config import ConfigError, to_dict
     from e2eaug.run_config import load_config
     from e2eaug.rundir import RunDir
 
@@ -51,14 +63,17 @@ def _cmd_train(args: argparse.Namespace, then_evaluate: bool) -> int:
         if args.resume == "latest":
             named = load_config(config, args.overrides)
             run = RunDir.latest(named.out_dir, named.name)
-        elif args.config is not None:
-            raise ConfigError(
-                f"--config {args.config} with --resume {args.resume}: a resumed run keeps its own "
-                "config.yaml; change its values with --set, or drop RUN_DIR to resume the latest run of --config"
-            )
         else:
             run = RunDir.open(args.resume)
         cfg = run.read_config(args.overrides, trust_plugins=args.trust_plugins)
+        if args.config is not None and args.resume != "latest":
+            changed = _changed_keys(to_dict(load_config(args.config, args.overrides)), to_dict(cfg))
+            if changed:
+                raise ConfigError(
+                    f"--config {args.config} differs from {run.config_path} at {', '.join(changed[:3])}"
+                    f"{' and more' if len(changed) > 3 else ''}: a resumed run keeps its own config; "
+                    "change its values with --set"
+                )
     else:
         cfg = load_config(config, args.overrides)
     run, best = jobs.train(cfg, run, resume=bool(args.resume))

@@ -207,12 +207,16 @@ def format_results(results: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+#: The most pairs one ``generate`` writes (each a PNG pair; more would fill a disk, not a data set).
+MAX_GENERATED = 100_000
+
+
 def generate(run: RunDir, out: Path, n: int = 16, which: str = "best", trust_plugins: bool = False) -> Path:
     """Write ``n`` augmented pairs as ``out/images/*.png`` + ``out/masks/*.png`` (generic layout)."""
     from PIL import Image
 
-    if n < 1:
-        raise ValueError(f"the number of pairs (--n) must be >= 1, got {n}")
+    if not 1 <= n <= MAX_GENERATED:
+        raise ValueError(f"the number of pairs (--n) must be between 1 and {MAX_GENERATED}, got {n}")
     _, engine, _ = load_run(run, which, trust_plugins)
     engine.eval()
     out = Path(out)

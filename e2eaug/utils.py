@@ -48,19 +48,25 @@ def atomic_write(path: PathLike, write: Callable[[str], None]) -> Path:
     """Write a file through a temporary sibling, then rename it into place.
 
     ``write`` receives the temporary path. A crash mid-write leaves the old file intact. The
-    file's mode follows the umask, as a file opened for writing would.
+    file's mode follows the umask, as a file opened for writing would. An ``OSError`` names
+    ``path``, never the temporary file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(path)) from None
     os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     try:
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(err, OSError) and tmp in (err.filename, err.filename2):  # name the user's file
+            raise OSError(err.errno, err.strerror, str(path)) from None
         raise
     return path
 

@@ -15,13 +15,13 @@ import torch
 from betty.configs import EngineConfig
 from betty.engine import Engine
 from betty.logging.logger_base import get_logger
-from tqdm.auto import tqdm
 
 from e2eaug import distributed
 from e2eaug.config import ConfigError
 from e2eaug.evaluation import evaluate_segmenter
 from e2eaug.problems import names
 from e2eaug.problems.base import BatchedProblem
+from e2eaug.progress import progress_bar
 from e2eaug.rundir import RunDir
 from e2eaug.samples import grid, sample_rows
 from e2eaug.tracking import StepLog, arch_weights
@@ -176,13 +176,7 @@ class E2EAugEngine(Engine):
             self.pretrain_augmenter()
         self.train()
         total = self.settings.train_iters
-        bar = tqdm(
-            total=total,
-            initial=self.global_step,
-            desc="e2eaug",
-            disable=not self._shows_progress,
-            dynamic_ncols=True,
-        )
+        bar = progress_bar(total, "e2eaug", self._shows_progress, initial=self.global_step)
         say = bar.write if distributed.is_main() else lambda text: None
         start = time.time()
         if self.run_dir is not None:

@@ -31,13 +31,13 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
-from tqdm.auto import tqdm
 
 from e2eaug import distributed
 from e2eaug.batching import StepBatcher, step_generator, stream_seed
 from e2eaug.config import ConfigError, OptimConfig
 from e2eaug.hypergrad import HypergradConfig, IdentityConfig
 from e2eaug.optim import build_optimizer
+from e2eaug.progress import progress_bar
 
 from . import names
 from .base import BatchedProblem
@@ -239,8 +239,11 @@ class AugmenterProblem(BatchedProblem, Augmenter):
 
     def pretrain(self, steps: int, progress: bool = True) -> None:
         self.train()
-        for _ in tqdm(range(steps), desc=f"pretrain {self.settings.name}", disable=not progress):
+        bar = progress_bar(steps, f"pretrain {self.settings.name}", progress)
+        for _ in range(steps):
             self.fit_step()
+            bar.update(1)
+        bar.close()
 
     def param_callback(self) -> None:
         """Side updates after each real step (none by default)."""

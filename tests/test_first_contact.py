@@ -198,8 +198,16 @@ def test_resume_of_a_folder_refuses_a_config_it_would_ignore(tiny_yaml, capsys):
     run = _train_tiny(tiny_yaml)
     capsys.readouterr()
     assert main(["train", "--resume", str(run.path), "--config", "lung_synthetic"]) == 2
-    assert "a resumed run keeps its own config.yaml" in _error_line(capsys)
-    assert main(["train", "--resume", "--config", str(tiny_yaml), "--set", "engine.train_iters=6"]) == 0
+    line = _error_line(capsys)
+    assert f"--config lung_synthetic differs from {run.config_path} at arch.batch_size, " in line
+    assert "a resumed run keeps its own config" in line and "and more" in line
+    other = tiny_yaml.with_name("other.yaml")
+    other.write_text(tiny_yaml.read_text().replace("seed: 0\n", "seed: 5\n", 1))
+    assert main(["train", "--resume", str(run.path), "--config", str(other)]) == 2
+    assert f"--config {other} differs from {run.config_path} at data.seed: a resumed" in _error_line(capsys)
+    assert [r["step"] for r in run.read_metrics()] == [2, 4]  # nothing was resumed
+    same = ["train", "--resume", str(run.path), "--config", str(tiny_yaml), "--set", "engine.train_iters=6"]
+    assert main(same) == 0
 
 
 def test_two_images_with_one_stem_are_refused_naming_both(tmp_path, capsys):
@@ -215,3 +223,24 @@ def test_two_images_with_one_stem_are_refused_naming_both(tmp_path, capsys):
     line = _error_line(capsys)
     assert f"{root / 'images'}: IMD002.jpg and IMD002.png have one stem, 'IMD002'" in line
     assert not (tmp_path / "runs").exists()
+
+
+def test_export_errors_name_the_users_path_not_a_temporary_file(tiny_run, tmp_path, capsys):
+    taken = tmp_path / "model.pt"
+    taken.mkdir()  # a folder where the model file should go
+    assert main(["export", "--run", str(tiny_run.path), "--format", "state_dict", "--out", str(taken)]) == 2
+    line = _error_line(capsys)
+    assert str(taken) in line and ".tmp" not in line
+    assert list(tmp_path.iterdir()) == [taken] and not list(taken.iterdir())
+
+
+def test_progress_written_to_a_file_is_whole_lines(tiny_yaml):
+    command = [sys.executable, "-m", "e2eaug", "train", "--config", str(tiny_yaml), "--set", "engine.progress=true",
+               "--set", "engine.train_iters=20", "--set", "engine.valid_every=10", "--set", "augmenter.pretrain_steps=3"]
+    ran = subprocess.run(command, capture_output=True, text=True, timeout=300)  # stderr is a pipe, not a terminal
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert "\r" not in ran.stderr + ran.stdout
+    steps = [line for line in ran.stderr.splitlines() if line.startswith("e2eaug: ")]
+    assert [line.split()[1] for line in steps] == [f"{k}/20" for k in range(2, 21, 2)]
+    assert "about" in steps[0] and "seg " in steps[-1]  # time left and the levels' losses
+    assert [line.split()[2] for line in ran.stderr.splitlines() if line.startswith("pretrain")] == ["1/3", "2/3", "3/3"]

@@ -158,7 +158,7 @@ def test_2_a_failed_resume_leaves_the_run_as_it_was(tiny_yaml, tmp_path, capsys)
         ("engine.device=gpu", "engine.device must be one of ['auto', 'cpu', 'cuda'], got 'gpu'"),
         ("data.n_val=0", "data.n_val must be >= 1, got 0"),
     ):
-        assert main(["train", "--config", str(tiny_yaml), "--resume", str(run.path), "--set", bad]) == 2
+        assert main(["train", "--resume", str(run.path), "--set", bad]) == 2
         assert message in _error_line(capsys)
         assert _files(run) == before, bad
     assert main(["evaluate", "--run", str(run.path)]) == 0
@@ -227,12 +227,13 @@ def test_4_meaningless_values_are_refused_naming_the_key(tiny_yaml, tmp_path, ca
     assert not (tmp_path / "runs").exists()
 
 
-def test_4_generate_refuses_a_negative_count(tiny_yaml, tmp_path, capsys):
+@pytest.mark.parametrize("n", [-5, 0, 100_001])
+def test_4_generate_refuses_a_count_out_of_range(tiny_yaml, tmp_path, capsys, n):
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.yaml").write_text(tiny_yaml.read_text())
-    assert main(["generate", "--run", str(run), "--out", str(tmp_path / "gen"), "--n", "-5"]) == 2
-    assert "the number of pairs (--n) must be >= 1, got -5" in _error_line(capsys)
+    assert main(["generate", "--run", str(run), "--out", str(tmp_path / "gen"), "--n", str(n)]) == 2
+    assert f"the number of pairs (--n) must be between 1 and 100000, got {n}" in _error_line(capsys)
     assert not (tmp_path / "gen").exists()
 
 
