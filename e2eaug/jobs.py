@@ -19,6 +19,7 @@ from e2eaug.provenance import session_info
 from e2eaug.problems import names
 from e2eaug.rundir import CheckpointError, RunDir
 from e2eaug.samples import augmented_batches, sample_rows
+from e2eaug.tracking import write_test_scores
 from e2eaug.utils import atomic_write, atomic_write_text, csv_text, first_lines, json_text
 
 
@@ -190,6 +191,8 @@ def evaluate(
     atomic_write_text(run.per_image_file(which), csv_text(list(rows[0]), (row.values() for row in rows)))
     results = {"checkpoint": which, "step": engine.global_step, "best_val": engine.best, "tests": tests}
     atomic_write_text(run.results_file(which), json_text(results, indent=2) + "\n")
+    if cfg.engine.tensorboard:
+        write_test_scores(run, results)
     return results
 
 

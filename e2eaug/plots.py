@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+from e2eaug.models.search_space import DOWN_OPS, UP_OPS  # noqa: E402
 from e2eaug.utils import atomic_write  # noqa: E402
 
 
@@ -55,13 +56,27 @@ def save_curves(path: Path, records: List[Dict[str, Any]], steps: List[Dict[str,
     return _save(fig, path)
 
 
+def cell_labels(cells: int, ops: int) -> List[Tuple[str, List[str]]]:
+    """``(title, operator names)`` of each row of a generator's ``alpha``: the down cells
+    (outermost first), then the up cells (innermost first), as the search space orders them;
+    plain numbers for a shape that is not the search space's."""
+    if cells % 2 or ops != len(DOWN_OPS):
+        return [(f"cell {i}", [f"op {j}" for j in range(ops)]) for i in range(cells)]
+    depth = cells // 2
+    down = [(f"down cell {i}" + (" (outermost)" if i == 0 else ""), list(DOWN_OPS)) for i in range(depth)]
+    up = [(f"up cell {i}" + (" (innermost)" if i == 0 else ""), list(UP_OPS)) for i in range(depth)]
+    return down + up
+
+
 def save_alpha(path: Path, steps: List[Dict[str, Any]], param: str = "alpha") -> Path:
-    """``softmax(alpha)`` of each generator cell against the global step, one panel a cell."""
+    """``softmax(alpha)`` of each generator cell against the global step, one panel a cell,
+    each line an operator by name (:func:`cell_labels`)."""
     history = [(s["step"], s["arch"][param]) for s in steps if param in s.get("arch", {})]
     x = [step for step, _ in history]
     weights = torch.tensor([rows for _, rows in history])  # [steps, cells, ops]
     cells, ops = weights.shape[1:]
-    cols = min(cells, 4)
+    labels = cell_labels(cells, ops)
+    cols = cells // 2 if labels[0][0].startswith("down") else min(cells, 4)  # a row of down, a row of up cells
     rows = -(-cells // cols)
     fig, axes = plt.subplots(
         rows, cols, figsize=(3 * cols, 2.4 * rows), squeeze=False, sharey=True, layout="constrained"
@@ -70,10 +85,12 @@ def save_alpha(path: Path, steps: List[Dict[str, Any]], param: str = "alpha") ->
         if cell >= cells:
             ax.axis("off")
             continue
-        for op in range(ops):
-            ax.plot(x, weights[:, cell, op].tolist(), label=f"op {op}")
-        ax.set_title(f"cell {cell}", fontsize=9)
-    axes.flat[0].legend(fontsize=7)
+        title, names = labels[cell]
+        for op, name in enumerate(names):
+            ax.plot(x, weights[:, cell, op].tolist(), label=name)
+        ax.set_title(title, fontsize=9)
+        if cell % cols == 0:
+            ax.legend(fontsize=7)
     fig.supxlabel("global step")
     fig.supylabel(f"softmax({param})")
     return _save(fig, path)

@@ -5,7 +5,8 @@ augmenter's own values (the discriminator's loss), each level's learning rate, a
 ``softmax(alpha)`` per cell when the augmenter has DARTS-style architecture weights. Records
 are buffered and written at each validation, just before the checkpoint, so a resumed run
 truncates ``steps.jsonl`` to its checkpoint's step like ``metrics.jsonl``; TensorBoard hides
-the events after that step by itself (``purge_step``).
+the events after that step by itself (``purge_step``). A new run's events also hold its
+config (text and hyper-parameters), and ``evaluate`` adds the test scores.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 import torch
+import yaml
 
 from e2eaug.rundir import RunDir
 
@@ -26,6 +28,45 @@ def arch_weights(module: Optional[torch.nn.Module]) -> Dict[str, List[List[float
         for name, p in module.named_parameters()
         if p.dim() == 2
     }
+
+
+#: The validation scalars TensorBoard's HParams dashboard lists beside each run's config.
+HPARAM_METRICS = ("val/dice", "val/jaccard")
+
+
+def _flat(tree: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    """``{"a.b": value}`` of a nested config; values TensorBoard cannot hold become text."""
+    out: Dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value if isinstance(value, (bool, int, float, str)) else str(value)
+    return out
+
+
+def write_config(writer: Any, text: str) -> None:
+    """A run's ``config.yaml`` as TensorBoard text (``config``) and hyper-parameters (every
+    key, dotted), so the HParams dashboard compares runs by any setting."""
+    from torch.utils.tensorboard.summary import hparams
+
+    writer.add_text("config", "\n".join("    " + line for line in text.splitlines()), 0)
+    experiment, start, end = hparams(_flat(yaml.safe_load(text)), {name: 0.0 for name in HPARAM_METRICS})
+    for summary in (experiment, start, end):
+        writer.file_writer.add_summary(summary)
+
+
+def write_test_scores(run: RunDir, results: Dict[str, Any]) -> None:
+    """``test/<set>/<metric>`` (``test_last/...`` for ``last.pt``) of an evaluation, at the
+    checkpoint's step, in an event file of the run folder."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    group = "test" if results["checkpoint"] == "best" else f"test_{results['checkpoint']}"
+    with SummaryWriter(str(run.path)) as writer:
+        for name, scores in results["tests"].items():
+            for metric in ("dice", "jaccard", "hd95", "nsd"):
+                if metric in scores:
+                    writer.add_scalar(f"{group}/{name}/{metric}", scores[metric], results["step"])
 
 
 class StepLog:
@@ -46,6 +87,8 @@ class StepLog:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(run.path), purge_step=start_step + 1 if start_step else None)
+            if start_step == 0 and run.config_path.is_file():
+                write_config(self.writer, run.config_path.read_text(encoding="utf-8"))
 
     def step(self, record: Dict[str, Any]) -> None:
         """Buffer one step's ``{"step", "loss", "lr", ["aug"], ["arch"]}`` record."""

@@ -105,3 +105,29 @@ def test_overlay_tints_the_prediction_and_outlines_the_reference():
     assert out[0, :, 3, 3].tolist() == pytest.approx([0.725, 0.365, 0.365])  # red tint inside
     assert out[0, :, 2, 2].tolist() == pytest.approx([0.1, 1.0, 0.1])  # green outline
     assert out[0, :, 0, 0].tolist() == pytest.approx([0.5, 0.5, 0.5])  # untouched outside
+
+
+def test_tensorboard_holds_the_config_its_hyperparameters_and_the_test_scores(tmp_path):
+    run, _ = jobs.train(tiny_config(["name=tiny"], out_dir=str(tmp_path)))
+    results = jobs.evaluate(run)
+    events = _events(run)
+    text = events.Tensors("config/text_summary")[0].tensor_proto.string_val[0].decode()
+    assert "augmenter:" in text and "    name: tiny" in text
+    assert set(events.PluginTagToContent("hparams")) >= {"_hparams_/experiment", "_hparams_/session_start_info"}
+    start = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    assert b"augmenter.name" in start and b"seg.hypergrad.type" in start
+    dice = events.Scalars("test/ood/dice")
+    assert [e.step for e in dice] == [results["step"]]
+    assert dice[0].value == pytest.approx(results["tests"]["ood"]["dice"])
+    assert "test/id/hd95" in events.Tags()["scalars"]
+
+
+def test_alpha_figure_names_each_cells_side_and_operators():
+    from e2eaug.models.search_space import DOWN_OPS, UP_OPS
+    from e2eaug.plots import cell_labels
+
+    labels = cell_labels(6, 3)
+    assert [title for title, _ in labels] == ["down cell 0 (outermost)", "down cell 1", "down cell 2",
+                                              "up cell 0 (innermost)", "up cell 1", "up cell 2"]
+    assert labels[0][1] == list(DOWN_OPS) and labels[5][1] == list(UP_OPS) and "conv_6_2_2" in DOWN_OPS
+    assert cell_labels(3, 2) == [(f"cell {i}", ["op 0", "op 1"]) for i in range(3)]  # not the search space's shape
