@@ -160,7 +160,11 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
     spec = load_experiment(args.config, args.profile)
     failed = run_experiment(spec, jobs=args.jobs)
-    return 1 if failed else 0
+    if not failed:
+        return 0
+    print(f"e2eaug: error: {len(failed)} of the experiment's cells failed: {', '.join(failed)} (each cell's "
+          "error.txt has its traceback; the same command retries them)", file=sys.stderr)
+    return 1
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -317,7 +321,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the ``e2eaug`` console script.
 
     Errors of the input, the files and the run are one line ``e2eaug: error: ...`` on stderr
-    and exit code 2 (Ctrl-C: 130, SIGTERM: 143); warnings are one line ``e2eaug: warning: ...``.
+    and exit code 2 (Ctrl-C: 130, SIGTERM: 143); an experiment that ran to its end with some
+    cells failed exits with 1. Warnings are one line ``e2eaug: warning: ...``.
     """
     args = build_parser().parse_args(argv)
     from e2eaug import distributed

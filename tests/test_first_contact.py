@@ -244,3 +244,10 @@ def test_progress_written_to_a_file_is_whole_lines(tiny_yaml):
     assert [line.split()[1] for line in steps] == [f"{k}/20" for k in range(2, 21, 2)]
     assert "about" in steps[0] and "seg " in steps[-1]  # time left and the levels' losses
     assert [line.split()[2] for line in ran.stderr.splitlines() if line.startswith("pretrain")] == ["1/3", "2/3", "3/3"]
+
+
+def test_an_experiment_whose_cells_failed_exits_1_with_one_error_line(tmp_path, capsys):
+    path = _spec_file(tmp_path, n_train=(50,), augmenters=["none"], seeds=[0])  # 50 > the 12 pairs
+    assert main(["experiment", "--config", str(path)]) == 1
+    line = _error_line(capsys)
+    assert "1 of the experiment's cells failed: toy-n50-unet-none-s0 (each cell's error.txt" in line

@@ -175,6 +175,4 @@ def _run_locked(spec: ExperimentSpec, jobs: int, echo: Callable[[str], None]) ->
                 report(futures[future], future.result())
     written = write_reports(spec)
     echo(f"wrote {', '.join(str(p.name) for p in written)} in {spec.folder}")
-    if failed:
-        echo(f"{len(failed)} cell(s) failed: {', '.join(failed)} (rerun the same command to retry them)")
     return failed
