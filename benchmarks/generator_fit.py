@@ -1,4 +1,4 @@
-"""Does a trained GAN render masks it has not seen? (issue 12, diagnosis)
+"""Does a trained GAN render masks it has not seen? (the method study's diagnosis)
 
 For each run folder of a GAN augmenter, the run's generator at a checkpoint renders the real
 masks of the training split (the pairs it learnt from) and of the validation split (real lung
@@ -13,11 +13,6 @@ generator's image of it, on the validation masks, beside the judge's Dice on the
 validation images. The judge is the segmenter (best checkpoint) of a run on the same split,
 such as a ``none`` cell of the same seed. ``--figure`` also draws each generator's images of
 the first 6 training and 6 validation masks, below those masks and their real images.
-
-For a generator with appearance codes (``augmenter.code_dim``) the pixel errors and the
-figure's first generated row are of the code 0; the judge scores images under random codes,
-as the segmenter sees them; ``diversity_val`` is the mean absolute difference between its
-images of the validation masks under two random codes (0 for a deterministic generator).
 
     python -m benchmarks.generator_fit RUN_DIR [RUN_DIR ...] [--checkpoint last] [--out FILE.csv]
         [--figure FILE.png] [--judge RUN_DIR]
@@ -51,12 +46,8 @@ def _nearest_train_images(train: Any, masks: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _generate(augmenter: Any, masks: torch.Tensor, codes: Optional[torch.Tensor] = None) -> torch.Tensor:
-    return augmenter.generate(masks.to(augmenter.device), codes).float().cpu()
-
-
-def _random_codes(augmenter: Any, n: int, seed: int) -> Optional[torch.Tensor]:
-    return augmenter.sample_codes(n, torch.Generator().manual_seed(seed))
+def _generate(augmenter: Any, masks: torch.Tensor) -> torch.Tensor:
+    return augmenter.generate(masks.to(augmenter.device)).float().cpu()
 
 
 def _l1(augmenter: Any, images: torch.Tensor, masks: torch.Tensor) -> float:
@@ -86,12 +77,10 @@ def alignment(judge: Any, images: torch.Tensor, masks: torch.Tensor) -> float:
 
 def measure(run_dir: str, cfg: Any, augmenter: Any, data: Any, judge: Any = None) -> Dict[str, Any]:
     """One row: the generator's error on training and validation masks, and the references';
-    with a judge, also the alignment of its images of the validation masks (under random
-    codes, as the segmenter sees them), and the judge's Dice on the real validation images."""
+    with a judge, also the alignment of its images of the validation masks, and the judge's
+    Dice on the real validation images."""
     mean_image = data.train.images.mean(dim=0, keepdim=True)
     val_fake = _generate(augmenter, data.val.masks)
-    n = len(data.val.masks)
-    coded = [_generate(augmenter, data.val.masks, _random_codes(augmenter, n, seed)) for seed in (1, 2)]
     row = {
         "run": run_dir,
         "augmenter": cfg.augmenter.name,
@@ -104,29 +93,23 @@ def measure(run_dir: str, cfg: Any, augmenter: Any, data: Any, judge: Any = None
         "l1_val_nearest_train": round(
             (data.val.images - _nearest_train_images(data.train, data.val.masks)).abs().mean().item(), 4
         ),
-        "diversity_val": round((coded[0] - coded[1]).abs().mean().item(), 4),
     }
     if judge is not None:
-        row["judge_dice_generated"] = round(alignment(judge, coded[0], data.val.masks), 4)
+        row["judge_dice_generated"] = round(alignment(judge, val_fake, data.val.masks), 4)
         row["judge_dice_real"] = round(alignment(judge, data.val.images, data.val.masks), 4)
     return row
 
 
 def figure_rows(run_dir: str, augmenter: Any, data: Any, n: int = 6) -> List[Tuple[str, torch.Tensor]]:
     """The figure's rows for one run: the first ``n`` training and ``n`` validation masks, their
-    real images, and the run's generator's images of them (with appearance codes, under the
-    code 0 and under two random codes)."""
+    real images, and the run's generator's images of them."""
     masks = torch.cat([data.train.masks[:n], data.val.masks[:n]])
     images = torch.cat([data.train.images[:n], data.val.images[:n]])
-    rows = [
+    return [
         (f"masks: {n} training, {n} validation", rgb(masks)),
         ("their real images", rgb(images)),
         (Path(run_dir).name, rgb(_generate(augmenter, masks))),
     ]
-    for seed in (1, 2) if augmenter.settings.code_dim else ():
-        codes = _random_codes(augmenter, 2 * n, seed)
-        rows.append((f"{Path(run_dir).name}, random codes {seed}", rgb(_generate(augmenter, masks, codes))))
-    return rows
 
 
 def main(argv: List[str] | None = None) -> int:
@@ -159,8 +142,7 @@ def _show(row: Dict[str, Any]) -> str:
     return (
         f"{row['augmenter']:<10} seed {row['seed']} {row['image_size']:>3} px {row['gan_steps']:>5} GAN steps  "
         f"L1 train {row['l1_train']:.4f}  val {row['l1_val']:.4f}  references: mean image "
-        f"{row['l1_val_mean_image']:.4f}, nearest training pair {row['l1_val_nearest_train']:.4f}  "
-        f"diversity {row['diversity_val']:.4f}"
+        f"{row['l1_val_mean_image']:.4f}, nearest training pair {row['l1_val_nearest_train']:.4f}"
         + (
             f"  judge Dice: generated {row['judge_dice_generated']:.4f}, real {row['judge_dice_real']:.4f}"
             if "judge_dice_real" in row

@@ -101,7 +101,6 @@ FINITE_ABOVE_0: Limit = (lambda v: math.isfinite(v) and v > 0, "a finite number 
 LIMITS: Dict[str, Limit] = {
     "lr": FINITE_ABOVE_0,
     "lam": _FINITEAT_LEAST_0,
-    "lam_warmup": AT_LEAST_0,
     "batch_size": AT_LEAST_1,
     "pretrain_steps": AT_LEAST_0,
     "unroll_steps": AT_LEAST_1,

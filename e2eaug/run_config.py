@@ -106,6 +106,37 @@ def _other_augmenter_keys(chosen: type) -> set:
     return keys - {f.name for f in dataclasses.fields(chosen)}
 
 
+#: Options of the finished method study (``benchmarks/results/study/README.md``) that left the
+#: augmenters, each with the test of the value that kept it off. A run folder saved while they
+#: existed holds them all; it still loads when every one of them was off.
+RETIRED_AUGMENTER_KEYS = {
+    "lam_warmup": lambda v: v == 0,
+    "mask_elastic": lambda v: v == 0,
+    "real_jitter": lambda v: v == 0,
+    "gen_jitter": lambda v: v == 0,
+    "search_warp": lambda v: v is False,
+    "search_cell_scales": lambda v: v is False,
+    "search_jitter": lambda v: v is False,
+    "gan_warp": lambda v: isinstance(v, dict) and not v.get("ops"),
+    "disc_aug": lambda v: v == [],
+    "code_dim": lambda v: v == 0,
+    "code_at": lambda v: True,
+    "mode_seeking": lambda v: v == 0,
+}
+STUDY_COMMIT = "03116e4"
+
+
+def _drop_retired(augmenter: Dict[str, Any]) -> Dict[str, Any]:
+    """``augmenter`` without the retired study keys that were off; one that was on is an error."""
+    for key, off in RETIRED_AUGMENTER_KEYS.items():
+        if key in augmenter and not off(augmenter.pop(key)):
+            raise ConfigError(
+                f"augmenter.{key}: a study option that has left e2eaug (benchmarks/results/study/README.md); "
+                f"a config that sets it runs at commit {STUDY_COMMIT}"
+            )
+    return augmenter
+
+
 def config_from_dict(data: Dict[str, Any]) -> RunConfig:
     """Build a :class:`RunConfig`: import plug-ins, parse the augmenter section, check models.
 
@@ -118,7 +149,7 @@ def config_from_dict(data: Dict[str, Any]) -> RunConfig:
     augmenter = data.pop("augmenter", None) or {}
     if not isinstance(augmenter, dict):
         raise ConfigError(f"augmenter: expected a mapping, got {augmenter!r}")
-    augmenter = dict(augmenter)
+    augmenter = _drop_retired(dict(augmenter))
     cfg = from_dict(RunConfig, data)
     check_folder_name(cfg.name, "name")
     for module in cfg.plugins:

@@ -17,11 +17,12 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from e2eaug import jobs
-from e2eaug.data.transforms import MaskAugmenter
-from e2eaug.problems import AugmenterConfig, AugmenterProblem
+from e2eaug.data.transforms import AffineWarp
+from e2eaug.problems import AugmenterConfig, AugmenterProblem, Draw
 from e2eaug.registry import AUGMENTERS
 from e2eaug.run_config import load_config
 
@@ -33,6 +34,13 @@ class ShadingConfig(AugmenterConfig):
     name: str = "shading"
     width: int = 16
     max_degrees: float = 30.0
+
+
+@dataclass
+class WarpedMasks(Draw):
+    """One step's randomness: the real masks, warped."""
+
+    masks: torch.Tensor
 
 
 @AUGMENTERS.register("shading")
@@ -51,16 +59,15 @@ class ShadingAugmenter(AugmenterProblem):
             nn.Sigmoid(),
         )
         super().__init__(cfg, net, data, seed)
-        self.warp = MaskAugmenter(("rotate", "flip"), max_degrees=cfg.max_degrees)
+        self.warp = AffineWarp(("rotate", "flip"), max_degrees=cfg.max_degrees)
 
     def draw(self, images, masks, step):
         """Once per real step: the warped masks (randomness from this step's generator)."""
-        return (self.warp(masks, self.generator(step)),)
+        return WarpedMasks(self.warp(masks, self.generator(step)))
 
     def pairs(self, images, masks, drawn):
         """Rendered images for the warped masks; pure, and differentiable in the net."""
-        (warped,) = drawn
-        return self.module(warped), warped
+        return self.module(drawn.masks), drawn.masks
 
     def training_step(self, batch):
         images, masks = batch

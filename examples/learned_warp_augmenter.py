@@ -30,7 +30,7 @@ from e2eaug import jobs
 from e2eaug.config import ConfigError
 from e2eaug.data.transforms import elastic_grid
 from e2eaug.losses import segmentation_loss
-from e2eaug.problems import AugmenterConfig, AugmenterProblem, names
+from e2eaug.problems import AugmenterConfig, AugmenterProblem, Draw, names
 from e2eaug.registry import AUGMENTERS
 from e2eaug.run_config import load_config
 
@@ -59,6 +59,15 @@ class LearnedWarpConfig(AugmenterConfig):
                 raise ConfigError(f"augmenter.{key} must be a number >= 0, got {getattr(self, key)!r}")
 
 
+@dataclass
+class ElasticDraw(Draw):
+    """One step's randomness: control-point displacements ``[n, 2, grid, grid]`` ~ N(0, 1) and
+    intensity draws ``[n, 3]`` ~ U(-1, 1) (brightness, contrast, gamma)."""
+
+    noise: torch.Tensor
+    signs: torch.Tensor
+
+
 class Strengths(nn.Module):
     """The four learnable strengths, ``maxima * sigmoid(raw)``, starting at half the maxima."""
 
@@ -81,16 +90,16 @@ class LearnedWarpAugmenter(AugmenterProblem):
         maxima = (2 * cfg.max_displacement, cfg.max_brightness, cfg.max_contrast, cfg.max_gamma)
         super().__init__(cfg, Strengths(maxima), data, seed)  # 2 *: grid_sample spans [-1, 1]
 
-    def sample(self, n: int, generator: torch.Generator, device) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Control-point displacements ``[n, 2, grid, grid]`` ~ N(0, 1) and intensity draws
-        ``[n, 3]`` ~ U(-1, 1) (brightness, contrast, gamma)."""
+    def sample(self, n: int, generator: torch.Generator, device) -> ElasticDraw:
+        """The randomness of ``n`` augmented pairs, drawn on the CPU and moved to ``device``."""
         grid = self.settings.grid
         noise = torch.randn(n, 2, grid, grid, generator=generator)
         signs = torch.rand(n, 3, generator=generator) * 2 - 1
-        return noise.to(device), signs.to(device)
+        return ElasticDraw(noise.to(device), signs.to(device))
 
-    def warp(self, images, masks, noise, signs):
+    def warp(self, images, masks, drawn: ElasticDraw):
         """The augmented pair for one draw; differentiable in the strengths, pure."""
+        noise, signs = drawn.noise, drawn.signs
         displacement, brightness, contrast, gamma = self.module()
         n, _, height, width = images.shape
         grid = elastic_grid(noise, height, width, displacement)
@@ -107,7 +116,7 @@ class LearnedWarpAugmenter(AugmenterProblem):
         return self.sample(len(images), self.generator(step), images.device)
 
     def pairs(self, images, masks, drawn):
-        return self.warp(images, masks, *drawn)
+        return self.warp(images, masks, drawn)
 
     # ------------------------------------------------------------------ its own training
     def get_batch(self):
@@ -116,12 +125,12 @@ class LearnedWarpAugmenter(AugmenterProblem):
         step = self.draws
         images, masks = super().get_batch()
         generator = self.stream_generator(f"augmenter.{self.settings.name}.own_draws", step)
-        return (images, masks, *self.sample(len(images), generator, images.device))
+        return images, masks, self.sample(len(images), generator, images.device)
 
     def training_step(self, batch):
-        images, masks, noise, signs = batch
+        images, masks, drawn = batch
         seg = getattr(self, names.SEG)
-        x, m = self.warp(images, masks, noise, signs)
+        x, m = self.warp(images, masks, drawn)
         hardness = segmentation_loss(seg.module(x), m, seg.settings.loss)
         return -hardness + self.settings.budget * torch.sigmoid(self.module.raw).square().sum()
 

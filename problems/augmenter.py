@@ -4,7 +4,7 @@ An augmenter is chosen from YAML by ``augmenter: {name: ..., ...}``. Each real s
 segmentation level it is handed the real batch twice:
 
 - :meth:`Augmenter.draw` once per real step: all the randomness of the step (which masks are
-  rotated by how much, ...), returned as a tuple of tensors that ride along in the batch;
+  rotated by how much, ...), returned as a :class:`Draw` that rides along in the batch;
 - :meth:`Augmenter.pairs` from that draw: the ``(images, masks)`` the segmenter trains on
   with weight ``lam``. It must be pure (same output for the same weights and draw) and keep its
   graph to the augmenter's weights: Betty re-runs the segmentation loss at perturbed weights
@@ -27,14 +27,15 @@ class, and its registration (``@AUGMENTERS.register("name")``); its module goes 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Tuple
 
 import torch
 
 from e2eaug import distributed
 from e2eaug.batching import StepBatcher, step_generator, stream_seed
-from e2eaug.config import ConfigError, OptimConfig
+from e2eaug.config import OptimConfig
 from e2eaug.hypergrad import HypergradConfig, IdentityConfig
 from e2eaug.optim import build_optimizer
 from e2eaug.progress import progress_bar
@@ -45,20 +46,34 @@ from .base import BatchedProblem
 Pairs = Tuple[torch.Tensor, torch.Tensor]
 
 
-def check_jitter(key: str, magnitude: float) -> None:
-    """Raise a :class:`ConfigError` naming ``augmenter.<key>`` unless the contrast and brightness
-    jitter ``magnitude`` is in [0, 1) (at 1 the contrast could vanish)."""
-    if not 0 <= magnitude < 1:
-        raise ConfigError(f"augmenter.{key} must be in [0, 1), got {magnitude}")
+@dataclass
+class Draw:
+    """The randomness of one real step, drawn once by :meth:`Augmenter.draw` and handed back to
+    :meth:`Augmenter.pairs` (and to every hypergradient re-run of that step) as it is. An
+    augmenter that draws something subclasses it with named fields (tensors, nested draws or
+    ``None``)."""
+
+    def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> "Draw":
+        """A copy with ``fn`` applied to every tensor, nested draws included."""
+        def visit(value: Any) -> Any:
+            if isinstance(value, torch.Tensor):
+                return fn(value)
+            return value.map(fn) if isinstance(value, Draw) else value
+
+        return dataclasses.replace(self, **{f.name: visit(getattr(self, f.name)) for f in dataclasses.fields(self)})
+
+    def tensors(self) -> List[torch.Tensor]:
+        """Every tensor, in field order, nested draws included."""
+        found: List[torch.Tensor] = []
+        self.map(lambda t: found.append(t) or t)
+        return found
 
 
 @dataclass
 class AugmenterConfig:
     """The keys every augmenter's ``augmenter:`` section has; subclasses add their own.
 
-    ``lam`` weighs the augmented pairs in the segmentation loss; with ``lam_warmup`` > 0 the
-    weight grows linearly from ``lam / lam_warmup`` at the first step to ``lam`` at step
-    ``lam_warmup``. The rest matters to
+    ``lam`` weighs the augmented pairs in the segmentation loss. The rest matters to
     augmenters with trainable weights: ``batch_size`` real pairs per step of their own
     training, its ``optimizer``, ``pretrain_steps`` of that training alone before the
     multilevel loop, and (with an architecture) how hypergradients pass through the level
@@ -67,7 +82,6 @@ class AugmenterConfig:
 
     name: str = "e2eaug"
     lam: float = 1.0
-    lam_warmup: int = 0
     batch_size: int = 8
     optimizer: OptimConfig = field(
         default_factory=lambda: OptimConfig("adam", 2e-4, [0.5, 0.999], 0.0, 0.0)
@@ -94,6 +108,9 @@ class Augmenter:
     config_class: Any = AugmenterConfig
     #: Whether the weights train inside the multilevel loop (as the Betty problem ``aug``).
     trains_jointly = False
+    #: Whether this augmenter is the method under study (``e2eaug`` and variants of it): the
+    #: experiment reports compare it with the best of the others, its baselines.
+    is_method: ClassVar[bool] = False
     #: Where :meth:`pairs` computes (set by :meth:`to`, or by Betty for a Betty problem).
     device: Optional[torch.device] = None
 
@@ -120,11 +137,11 @@ class Augmenter:
         rank, _ = distributed.rank_and_size()
         return step_generator(self.seed, stream + (f".rank{rank}" if rank else ""), step)
 
-    def draw(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> Tuple[torch.Tensor, ...]:
-        """The random part of real step ``step`` for the real batch; ``()`` draws nothing."""
-        return ()
+    def draw(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> Draw:
+        """The random part of real step ``step`` for the real batch (here: nothing)."""
+        return Draw()
 
-    def pairs(self, images: torch.Tensor, masks: torch.Tensor, drawn: Tuple[torch.Tensor, ...]) -> Optional[Pairs]:
+    def pairs(self, images: torch.Tensor, masks: torch.Tensor, drawn: Draw) -> Optional[Pairs]:
         """The ``(images [B,C,H,W] in [0,1], masks [B,1,H,W] in {0,1})`` to train on, or ``None``."""
         return None
 

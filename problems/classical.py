@@ -14,10 +14,26 @@ from typing import Any, Optional, Tuple
 
 import torch
 
-from e2eaug.data.transforms import OPS, MaskAugmenter, intensity_jitter
+from e2eaug.config import ConfigError
+from e2eaug.data.transforms import OPS, AffineWarp, intensity_jitter
 from e2eaug.registry import AUGMENTERS
 
-from .augmenter import Augmenter, AugmenterConfig, Pairs, check_jitter
+from .augmenter import Augmenter, AugmenterConfig, Draw, Pairs
+
+
+def check_jitter(key: str, magnitude: float) -> None:
+    """Raise a :class:`ConfigError` naming ``augmenter.<key>`` unless the contrast and brightness
+    jitter ``magnitude`` is in [0, 1) (at 1 the contrast could vanish)."""
+    if not 0 <= magnitude < 1:
+        raise ConfigError(f"augmenter.{key} must be in [0, 1), got {magnitude}")
+
+
+@dataclass
+class WarpDraw(Draw):
+    """Real pairs warped (and jittered) for one step."""
+
+    images: torch.Tensor
+    masks: torch.Tensor
 
 
 @dataclass
@@ -57,19 +73,18 @@ class ClassicalAugmenter(Augmenter):
     def __init__(self, cfg: ClassicalConfig, data: Any, seed: int) -> None:
         super().__init__(cfg, data, seed)
         check_jitter("jitter", cfg.jitter)
-        self.warp = MaskAugmenter(self.ops, cfg.max_degrees, cfg.max_fraction, cfg.p_flip)
+        self.warp = AffineWarp(self.ops, cfg.max_degrees, cfg.max_fraction, cfg.p_flip)
 
-    def draw(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> Tuple[torch.Tensor, ...]:
+    def draw(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> WarpDraw:
         generator = self.generator(step)
         params = self.warp.sample(len(masks), generator, masks.device)
         warped = self.warp.apply_images(images, params)
         if self.settings.jitter:  # drawn last: the warps stay as without it
             warped = intensity_jitter(warped, self.settings.jitter, generator)
-        return warped, self.warp.apply(masks, params)
+        return WarpDraw(warped, self.warp.apply(masks, params))
 
-    def pairs(self, images, masks, drawn) -> Optional[Pairs]:
-        warped_images, warped_masks = drawn
-        return warped_images, warped_masks
+    def pairs(self, images: torch.Tensor, masks: torch.Tensor, drawn: WarpDraw) -> Optional[Pairs]:
+        return drawn.images, drawn.masks
 
 
 @AUGMENTERS.register("rotate")

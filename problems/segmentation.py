@@ -15,7 +15,7 @@ from e2eaug.optim import build_optimizer
 from e2eaug.registry import SEGMENTERS
 
 from . import names
-from .augmenter import Augmenter
+from .augmenter import Augmenter, Draw
 from .base import BatchedProblem
 
 
@@ -79,29 +79,18 @@ class SegmentationProblem(BatchedProblem):
         )
         return cls(cfg, segmenter, batcher, augmenter)
 
-    def get_batch(self) -> Tuple[torch.Tensor, ...]:
+    def get_batch(self) -> Tuple[torch.Tensor, torch.Tensor, Draw]:
         """Real images and masks plus the augmenter's draw for them, once per real step."""
         step = self.draws
         images, masks = super().get_batch()
-        return (images, masks, *self.augmenter.draw(images, masks, step))
-
-    def lam(self) -> float:
-        """The augmented pairs' weight at this step (``lam``, ramped over ``lam_warmup`` steps).
-
-        ``draws`` counts the real steps so far, and Betty's re-runs of a step leave it as it
-        is, so every evaluation of one step uses the same weight.
-        """
-        settings = self.augmenter.settings
-        if settings.lam_warmup <= 0:
-            return settings.lam
-        return settings.lam * min(1.0, self.draws / settings.lam_warmup)
+        return images, masks, self.augmenter.draw(images, masks, step)
 
     def training_step(self, batch):
-        images, masks, *drawn = batch
+        images, masks, drawn = batch
         loss = segmentation_loss(self.module(images), masks, self.settings.loss)
-        lam = self.lam()
+        lam = self.augmenter.settings.lam
         if lam > 0:
-            pairs = self.augmenter.pairs(images, masks, tuple(drawn))
+            pairs = self.augmenter.pairs(images, masks, drawn)
             if pairs is not None:
                 extra_images, extra_masks = pairs
                 loss = loss + lam * segmentation_loss(self.module(extra_images), extra_masks, self.settings.loss)

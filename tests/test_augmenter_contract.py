@@ -13,12 +13,11 @@ import pytest
 import torch
 import yaml
 
-from e2eaug.batching import step_generator
 from e2eaug.cli import main
 from e2eaug.config import ConfigError, to_dict
 from e2eaug.data import build_data
 from e2eaug.engines import build_engine
-from e2eaug.problems import names
+from e2eaug.problems import Draw, names
 from e2eaug.registry import AUGMENTERS, GENERATORS
 from tests.core_helpers import WARP_EXAMPLE, load_example, tiny_config
 
@@ -48,9 +47,11 @@ def _engine(name, extra=()):
 
 
 def _tensors(state):
-    """A copy of every tensor of a (nested) state dict, in a fixed order."""
+    """A copy of every tensor of a (nested) state dict or draw, in a fixed order."""
     if isinstance(state, torch.Tensor):
         return [state.detach().clone()]
+    if isinstance(state, Draw):
+        return [t.detach().clone() for t in state.tensors()]
     if isinstance(state, dict):
         return [t for key in sorted(state, key=str) for t in _tensors(state[key])]
     if isinstance(state, (list, tuple)):
@@ -71,12 +72,12 @@ def test_contract(name, extra):
     engine, cfg = _engine(name, extra)
     augmenter, seg = engine.augmenter, getattr(engine, names.SEG)
     engine.run()  # pretraining, if any, and 4 global steps
-    images, masks, *drawn = seg.cur_batch
-    drawn = tuple(drawn)
+    images, masks, drawn = seg.cur_batch
 
     # the draw is a pure function of the step; the pairs of the weights and the draw
+    assert isinstance(drawn, Draw), "draw must return a Draw"
     again = augmenter.draw(images, masks, seg.draws - 1)
-    assert _same(again, drawn), "draw is not a function of (batch, step)"
+    assert type(again) is type(drawn) and _same(_tensors(again), _tensors(drawn)), "draw is not a function of (batch, step)"
     before = _tensors(augmenter.state_dict())
     first, second = augmenter.pairs(images, masks, drawn), augmenter.pairs(images, masks, drawn)
     assert _same(_tensors(augmenter.state_dict()), before), "pairs changed the augmenter's state"
@@ -167,8 +168,8 @@ def test_pix2pix_is_frozen_after_pretraining():
     trained = _tensors(augmenter.module.state_dict())
     assert not _same(initial, trained)  # the GAN trained (pretraining) ...
     assert augmenter.count == 0 and augmenter.draws == 2  # ... only there: 2 pretraining steps
-    images, masks, *drawn = getattr(engine, names.SEG).cur_batch
-    fake, _ = augmenter.pairs(images, masks, tuple(drawn))
+    images, masks, drawn = getattr(engine, names.SEG).cur_batch
+    fake, _ = augmenter.pairs(images, masks, drawn)
     assert not fake.requires_grad  # the segmentation loss does not reach it
 
 
@@ -198,44 +199,6 @@ def test_real_warp_adds_warped_real_pairs_beside_the_generated_ones():
     grads = torch.autograd.grad(x[len(images):].sum(), weights, allow_unused=True, retain_graph=True)
     assert all(g is None or not g.any() for g in grads)
     assert any(g is not None and g.any() for g in torch.autograd.grad(x[: len(images)].sum(), weights))
-
-
-def test_gan_warp_trains_the_gan_on_warped_real_pairs():
-    plain, _ = _engine("gan_joint")
-    warped, _ = _engine("gan_joint", ["augmenter.gan_warp={ops: [translate], max_fraction: 0.2}"])
-    again, _ = _engine("gan_joint", ["augmenter.gan_warp={ops: [translate], max_fraction: 0.2}"])
-    for _ in range(3):  # batch k of each stream, the warp a pure function of k
-        images, masks = plain.augmenter.get_batch()
-        x, m = warped.augmenter.get_batch()
-        x2, m2 = again.augmenter.get_batch()
-        assert torch.equal(x, x2) and torch.equal(m, m2)
-        assert not torch.equal(m, masks) and m.sum() > 0
-        # image and mask warped alike: the real pixels stay on the mask they belong to
-        params = warped.augmenter.gan_warp.sample(
-            len(masks), step_generator(warped.augmenter.seed, "augmenter.gan_warp", warped.augmenter.draws - 1)
-        )
-        assert torch.equal(m, warped.augmenter.gan_warp.apply(masks, params))
-        assert torch.allclose(x, warped.augmenter.gan_warp.apply_images(images, params))
-    aug = warped.augmenter
-    aug.fit_step()  # G's loss and D's step both see the warped pairs of draw 3
-    masks = aug.batcher.batch(3, "cpu")[1]
-    params = aug.gan_warp.sample(len(masks), step_generator(aug.seed, "augmenter.gan_warp", 3))
-    assert torch.equal(aug.cur_batch[1], aug.gan_warp.apply(masks, params))
-
-
-def test_mask_elastic_deforms_only_the_masks_fed_to_the_generator():
-    plain, _ = _engine("gan_joint", REAL_WARP)
-    elastic, _ = _engine("gan_joint", [*REAL_WARP, "augmenter.mask_elastic=0.08"])
-    images, masks = plain.augmenter.get_batch()
-    base, *base_real = plain.augmenter.draw(images, masks, 5)
-    deformed, *real = elastic.augmenter.draw(images, masks, 5)
-    again, *_ = elastic.augmenter.draw(images, masks, 5)
-    assert torch.equal(deformed, again)  # a pure function of the step
-    assert all(torch.equal(a, b) for a, b in zip(real, base_real))  # the real warps are untouched
-    changed = (deformed != base).float().mean()
-    assert 0 < changed < 0.5 and set(deformed.unique().tolist()) <= {0.0, 1.0}
-    with pytest.raises(ConfigError, match="augmenter.mask_elastic"):
-        _engine("gan_joint", ["augmenter.mask_elastic=0.7"])
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -141,10 +141,10 @@ def test_a_cell_saved_before_a_key_was_added_is_still_finished(tmp_path):
     (cell,) = spec.cells()
     path = cell.path / "config.yaml"
     saved = yaml.safe_load(path.read_text())
-    del saved["augmenter"]["lam_warmup"]  # as written by a version without the key (default 0)
+    del saved["engine"]["max_bad_steps"]  # as written by a version without the key (default 10)
     path.write_text(yaml.safe_dump(saved))
     assert cell_state(cell) == "finished"
-    saved["augmenter"]["lam_warmup"] = 5
+    saved["engine"]["max_bad_steps"] = 5
     path.write_text(yaml.safe_dump(saved))
     assert cell_state(cell) == "conflict"
 
@@ -264,3 +264,22 @@ def test_a_file_system_without_locks_is_named_in_the_error(tmp_path, monkeypatch
     with pytest.raises(OSError, match=f"cannot lock {tmp_path / LOCK_FILE}"):
         with runner_lock(tmp_path):
             pass
+
+
+def test_every_shipped_experiment_file_loads_with_each_profile():
+    root = Path(__file__).resolve().parents[1] / "experiments"
+    for path in sorted(root.glob("*.yaml")):
+        profiles = yaml.safe_load(path.read_text()).get("profiles") or {}
+        for profile in [None, *profiles]:
+            assert load_experiment(path, profile).cells(), (path.name, profile)
+
+
+def test_the_method_is_known_by_its_class_not_its_name():
+    from e2eaug.experiment.report import is_method
+    from e2eaug.problems import SearchedGAN
+    from e2eaug.registry import AUGMENTERS
+
+    if "renamed_method_test" not in AUGMENTERS:
+        AUGMENTERS.register("renamed_method_test")(type("RenamedMethod", (SearchedGAN,), {}))
+    assert is_method("e2eaug") and is_method("renamed_method_test")
+    assert not any(is_method(name) for name in ("none", "combine", "pix2pix", "gan_joint"))

@@ -89,19 +89,6 @@ def test_wrong_alpha_shape_fails(generator):
         generator(torch.rand(1, 1, 32, 32), torch.zeros(4, 3))
 
 
-def test_cell_scales_multiply_the_cells_and_receive_gradients(generator):
-    mask, alpha = torch.rand(2, 1, 32, 32), torch.randn(6, 3)
-    assert torch.equal(generator(mask, alpha, torch.ones(6)), generator(mask, alpha))
-    scales = torch.ones(6, requires_grad=True)
-    out = generator(mask, alpha, scales)
-    out.square().mean().backward()
-    assert scales.grad is not None and scales.grad[-1].abs() > 0  # the head reads the last cell
-    halved = generator(mask, alpha, torch.tensor([1.0] * 5 + [0.5]))
-    assert not torch.allclose(halved, out)
-    with pytest.raises(ValueError, match=r"cell_scales must have shape \[6\]"):
-        generator(mask, alpha, torch.ones(5))
-
-
 def test_bad_sizes_fail_clearly(generator):
     alpha = torch.zeros(6, 3)
     with pytest.raises(ValueError, match=r"size 30 .*2\*\*depth = 8 \(depth=3\).*24, 32"):

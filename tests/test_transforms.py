@@ -1,20 +1,11 @@
-"""Joint and mask-only augmentations: alignment, binariness, determinism, geometry."""
+"""Classical augmentations: alignment of images and masks, binariness, determinism, geometry."""
 
 import math
 
 import pytest
 import torch
 
-from e2eaug.data import JOINT_AUGMENTATIONS, JointFlip, JointRotate, MaskAugmenter, build_joint_augmentation
-
-STRONG = {
-    "none": {},
-    "rotate": {"max_degrees": 40},
-    "flip": {"p": 0.5},
-    "translate": {"max_fraction": 0.2},
-    "combined": {"max_degrees": 40, "max_fraction": 0.2, "p_flip": 0.5},
-}
-
+from e2eaug.data import AffineWarp
 
 def _blob(size=32, seed=0):
     g = torch.Generator().manual_seed(seed)
@@ -25,57 +16,36 @@ def _blob(size=32, seed=0):
     return mask
 
 
-@pytest.mark.parametrize("name", sorted(JOINT_AUGMENTATIONS))
-def test_image_equal_to_mask_stays_equal(name):
-    aug = build_joint_augmentation(name, image_mode="nearest", seed=1, **STRONG[name])
-    for seed in range(6):
-        mask = _blob(seed=seed)
-        image, out_mask = aug(mask.clone(), mask.clone())
-        assert torch.equal(image, out_mask)
-        assert set(out_mask.unique().tolist()) <= {0.0, 1.0}
+def test_bilinear_images_stay_aligned_with_their_masks():
+    warp = AffineWarp(max_degrees=40, max_fraction=0.2)
+    masks = torch.stack([_blob(seed=s) for s in range(8)])
+    params = warp.sample(8, torch.Generator().manual_seed(2))
+    images, out_masks = warp.apply_images(masks.repeat(1, 3, 1, 1), params), warp.apply(masks, params)
+    assert images.shape == (8, 3, 32, 32) and out_masks.shape == (8, 1, 32, 32)
+    assert ((images.mean(1, keepdim=True) > 0.5).float() != out_masks).float().mean() < 0.02
 
 
-def test_bilinear_image_stays_aligned_with_mask():
-    aug = build_joint_augmentation("combined", max_degrees=40, max_fraction=0.2, seed=2)
-    mask = _blob()
-    image, out_mask = aug(mask.repeat(3, 1, 1), mask)
-    assert image.shape == (3, 32, 32) and out_mask.shape == (1, 32, 32)
-    assert ((image.mean(0) > 0.5).float() != out_mask[0]).float().mean() < 0.02
-
-
-@pytest.mark.parametrize("name", ["rotate", "flip", "translate", "combined"])
-def test_joint_ops_are_seeded_and_change_something(name):
-    kwargs = {**STRONG[name], **({"p": 1.0} if name == "flip" else {})}
-    mask = _blob()
-    outs = [build_joint_augmentation(name, seed=3, **kwargs)(mask, mask)[1] for _ in range(2)]
-    assert torch.equal(outs[0], outs[1])
-    assert not torch.equal(outs[0], mask)
-    aug = build_joint_augmentation(name, seed=7, **kwargs)
-    a = aug(mask, mask, torch.Generator().manual_seed(3))[1]
-    assert torch.equal(a, aug(mask, mask, torch.Generator().manual_seed(3))[1])
-
-
-def test_flip_axes_are_exact():
-    image, mask = torch.rand(3, 8, 12), _blob(seed=1)[:, :8, :12]
-    out_image, out_mask = JointFlip(p=1.0, vertical=False, image_mode="nearest")(image, mask)
-    assert torch.equal(out_image, image.flip(-1)) and torch.equal(out_mask, mask.flip(-1))
-    out_image, _ = JointFlip(p=1.0, horizontal=False, image_mode="nearest")(image, mask)
-    assert torch.equal(out_image, image.flip(-2))
+def test_flips_are_exact_on_images_and_masks():
+    images, masks = torch.rand(2, 3, 8, 12), torch.stack([_blob(seed=1)[:, :8, :12]] * 2)
+    warp = AffineWarp(ops=("flip",), p_flip=1.0)
+    params = warp.sample(2, torch.Generator().manual_seed(0))
+    assert torch.allclose(warp.apply_images(images, params), images.flip(-1).flip(-2), atol=1e-6)
+    assert torch.equal(warp.apply(masks, params), masks.flip(-1).flip(-2))
 
 
 def test_rotation_does_not_shear_non_square_images():
     mask = torch.zeros(1, 1, 20, 40)
     mask[..., 7:13, 15:25] = 1  # 6 x 10 rectangle around the centre
     quarter = torch.tensor([[[0.0, -1.0, 0.0], [1.0, 0.0, 0.0]]])
-    out = MaskAugmenter().apply(mask, quarter)
+    out = AffineWarp().apply(mask, quarter)
     rows, cols = out[0, 0].nonzero().unbind(1)
     assert (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1) == (10, 6)
     assert out.sum() == 60
 
 
-def test_mask_augmenter_is_binary_deterministic_and_moves_masks():
+def test_affine_warp_is_binary_deterministic_and_moves_masks():
     masks = torch.stack([_blob(seed=s) for s in range(8)])
-    aug = MaskAugmenter(max_degrees=30, max_fraction=0.15)
+    aug = AffineWarp(max_degrees=30, max_fraction=0.15)
     a = aug(masks, torch.Generator().manual_seed(0))
     b = aug(masks, torch.Generator().manual_seed(0))
     c = aug(masks, torch.Generator().manual_seed(1))
@@ -87,33 +57,27 @@ def test_mask_augmenter_is_binary_deterministic_and_moves_masks():
     assert torch.equal(aug.apply(masks, params), a)  # sample + apply == __call__
 
 
-def test_mask_augmenter_respects_its_ops():
+def test_affine_warp_respects_its_ops():
     masks = torch.stack([_blob(seed=s) for s in range(6)])
-    rotated = MaskAugmenter(ops=("rotate",), max_degrees=0)(masks, torch.Generator().manual_seed(0))
+    rotated = AffineWarp(ops=("rotate",), max_degrees=0)(masks, torch.Generator().manual_seed(0))
     assert torch.equal(rotated, masks)  # a zero-degree rotation is the identity
-    flipped = MaskAugmenter(ops=("flip",), p_flip=1.0)(masks, torch.Generator().manual_seed(0))
+    flipped = AffineWarp(ops=("flip",), p_flip=1.0)(masks, torch.Generator().manual_seed(0))
     assert torch.equal(flipped, masks.flip(-1).flip(-2))
 
 
 def test_rotation_angle_stays_within_the_limit():
-    params = MaskAugmenter(ops=("rotate",), max_degrees=10).sample(200, torch.Generator().manual_seed(0))
+    params = AffineWarp(ops=("rotate",), max_degrees=10).sample(200, torch.Generator().manual_seed(0))
     angles = torch.atan2(params[:, 1, 0], params[:, 0, 0]).abs()
     assert angles.max() <= math.radians(10) + 1e-6 and angles.max() > math.radians(8)
 
 
-def test_bad_names_and_arguments_are_errors():
-    with pytest.raises(ValueError, match="unknown augmentation 'zoom'; known: none, rotate"):
-        build_joint_augmentation("zoom")
+def test_bad_arguments_are_errors():
     with pytest.raises(ValueError, match=r"unknown augmentation op\(s\) \['shear'\]"):
-        MaskAugmenter(ops=("shear",))
-    with pytest.raises(TypeError, match="augmentation 'rotate' \\(JointRotate\\) does not take \\['p'\\]"):
-        build_joint_augmentation("rotate", p=0.5)
+        AffineWarp(ops=("shear",))
     with pytest.raises(ValueError, match="max_fraction=1.5"):
-        MaskAugmenter(max_fraction=1.5)
-    with pytest.raises(ValueError, match="image_mode must be"):
-        JointRotate(image_mode="cubic")
-    with pytest.raises(ValueError, match="need image"):
-        JointRotate()(torch.zeros(1, 8, 8), torch.zeros(1, 8, 9))
+        AffineWarp(max_fraction=1.5)
+    with pytest.raises(ValueError, match="need images"):
+        AffineWarp().apply_images(torch.zeros(1, 8, 8), torch.zeros(1, 2, 3))
 
 
 def test_intensity_jitter_scales_contrast_and_shifts_brightness_per_image_within_bounds():

@@ -55,7 +55,7 @@ from benchmarks.hypergrad.reference import SpectralSolve, Spectrum, ift_dense
 from e2eaug.run_config import load_config
 from e2eaug.data import build_data
 from e2eaug.engines import build_engine
-from e2eaug.problems import names
+from e2eaug.problems import Draw, names
 
 PRE_STEPS = 4
 """Real global steps (aug, then seg, then arch) run before any measurement."""
@@ -231,14 +231,19 @@ def cast(engine, dtype: torch.dtype) -> None:
         module.to(dtype)
 
 
+def _cast(batch: tuple, dtype: torch.dtype) -> tuple:
+    """``batch`` (tensors and draws) with its floating tensors in ``dtype``."""
+
+    def one(t: torch.Tensor) -> torch.Tensor:
+        return t.to(dtype) if t.is_floating_point() else t
+
+    return tuple(t.map(one) if isinstance(t, Draw) else one(t) for t in batch)
+
+
 def _cast_batches(get_batch, dtype: torch.dtype):
     """``get_batch`` returning its floating tensors in ``dtype`` (seg's mask augmentation
     makes float32 masks whatever the data's dtype)."""
-
-    def cast():
-        return tuple(t.to(dtype) if t.is_floating_point() else t for t in get_batch())
-
-    return cast
+    return lambda: _cast(get_batch(), dtype)
 
 
 def _modules(arch, seg, aug) -> List[torch.nn.Module]:
@@ -258,7 +263,7 @@ def _float64(wiring: Wiring) -> Iterator[None]:
         for module in modules:
             module.double()
         for problem, batch in batches.items():
-            problem.cur_batch = tuple(t.double() if t.is_floating_point() else t for t in batch)
+            problem.cur_batch = _cast(batch, torch.float64)
         yield
     finally:
         for module, dtype in zip(modules, dtypes):
@@ -272,7 +277,8 @@ def _fingerprint(wiring: Wiring) -> str:
     arch, aug, seg = wiring.upper, *wiring.lowers
     digest = hashlib.sha256()
     tensors = [t for m in _modules(arch, seg, aug) for t in m.state_dict().values()]
-    tensors += [t for problem in wiring.problems for t in problem.cur_batch]
+    for problem in wiring.problems:
+        tensors += [t for x in problem.cur_batch for t in (x.tensors() if isinstance(x, Draw) else [x])]
     for tensor in tensors:
         digest.update(str((tensor.dtype, tuple(tensor.shape))).encode())
         raw = tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8)

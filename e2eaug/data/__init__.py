@@ -6,32 +6,17 @@ from e2eaug.data.folder import LAYOUTS, load_folder
 from e2eaug.data.preview import save_pair_grid, save_preview
 from e2eaug.data.splits import split_indices
 from e2eaug.data.synthetic import DOMAINS, SYNTHETIC_TASKS, make_synthetic
-from e2eaug.data.transforms import (
-    JOINT_AUGMENTATIONS,
-    JointCombined,
-    JointFlip,
-    JointIdentity,
-    JointRotate,
-    JointTranslate,
-    MaskAugmenter,
-    build_joint_augmentation,
-)
+from e2eaug.data.transforms import AffineWarp, intensity_jitter
 
 __all__ = [
     "DOMAINS",
-    "JOINT_AUGMENTATIONS",
     "LAYOUTS",
     "SYNTHETIC_TASKS",
+    "AffineWarp",
     "DataBundle",
-    "JointCombined",
-    "JointFlip",
-    "JointIdentity",
-    "JointRotate",
-    "JointTranslate",
-    "MaskAugmenter",
     "PairDataset",
     "build_data",
-    "build_joint_augmentation",
+    "intensity_jitter",
     "load_folder",
     "make_synthetic",
     "save_pair_grid",

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 
-JointTransform = Callable[[torch.Tensor, torch.Tensor], Tuple[torch.Tensor, torch.Tensor]]
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601 weights, as PIL's RGB -> L
 
 
@@ -29,8 +28,6 @@ class PairDataset(torch.utils.data.Dataset):
         images: image tensor (C = 1 or 3).
         masks: mask tensor, same N, H, W; any dtype holding only 0 and 1.
         names: one name per pair (file stems or synthetic ids); default ``pair_00000``, ...
-        transform: optional joint transform ``(image, mask) -> (image, mask)`` applied by
-            ``__getitem__`` (e.g. a :mod:`e2eaug.data.transforms` joint augmentation).
 
     Raises:
         ValueError: shapes that do not agree, values out of range, or a wrong number of names.
@@ -41,7 +38,6 @@ class PairDataset(torch.utils.data.Dataset):
         images: torch.Tensor,
         masks: torch.Tensor,
         names: Optional[List[str]] = None,
-        transform: Optional[JointTransform] = None,
     ) -> None:
         if images.dim() != 4 or images.shape[1] not in (1, 3):
             raise ValueError(f"images must be [N, 1|3, H, W], got shape {list(images.shape)}")
@@ -61,7 +57,6 @@ class PairDataset(torch.utils.data.Dataset):
         self.names = list(names) if names is not None else [f"pair_{i:05d}" for i in range(len(images))]
         if len(self.names) != len(self.images):
             raise ValueError(f"{len(self.names)} names for {len(self.images)} pairs")
-        self.transform = transform
 
     @property
     def channels(self) -> int:
@@ -72,15 +67,12 @@ class PairDataset(torch.utils.data.Dataset):
         return len(self.images)
 
     def __getitem__(self, index: int) -> Tuple[torch.Tensor, torch.Tensor]:
-        image, mask = self.images[index], self.masks[index]
-        if self.transform is not None:
-            image, mask = self.transform(image, mask)
-        return image, mask
+        return self.images[index], self.masks[index]
 
     def subset(self, indices: Sequence[int]) -> "PairDataset":
-        """The pairs at ``indices`` (in that order), sharing this dataset's transform."""
+        """The pairs at ``indices`` (in that order)."""
         idx = torch.as_tensor([int(i) for i in indices], dtype=torch.long)
         if len(idx) and (idx.min() < -len(self) or idx.max() >= len(self)):
             raise IndexError(f"subset indices must lie in [0, {len(self)}), got {idx.min()}..{idx.max()}")
         names = [self.names[i] for i in idx.tolist()]
-        return PairDataset(self.images[idx], self.masks[idx], names, self.transform)
+        return PairDataset(self.images[idx], self.masks[idx], names)

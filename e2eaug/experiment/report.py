@@ -1,10 +1,10 @@
 """An experiment's reports: ``results.csv``, ``results.md`` with paired tests, and figures.
 
 ``results.md`` groups rows by data, image size, training size, segmenter and test set, gives
-mean +- std over seeds per augmenter (best mean in bold), and compares e2eaug with the best
+mean +- std over seeds per augmenter (best mean in bold), and compares the method with the best
 baseline of the group. The best baseline is the one with the highest mean *validation* Dice,
-so nothing is chosen on a test set. Every label whose augmenter is e2eaug (the method and its
-variants) is compared with it. The comparison is a Wilcoxon signed-rank test (two-sided)
+so nothing is chosen on a test set. Every label whose augmenter class says it is the method
+(``is_method``: ``e2eaug``, its variants, a plug-in subclass) is compared with it. The comparison is a Wilcoxon signed-rank test (two-sided)
 on per-image scores paired by (seed, image): both runs of a seed saw the same training pairs
 and are scored on the same test images. Those pairs are not independent across seeds (the
 same image appears once per seed), so the p-value is optimistic; the per-seed wins are given
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from e2eaug.config import read_yaml
+from e2eaug.registry import AUGMENTERS
 from e2eaug.rundir import RunDir
 from e2eaug.utils import atomic_write, atomic_write_text, csv_text
 
@@ -29,7 +30,11 @@ from .spec import ExperimentSpec
 COLUMNS = ("data", "image_size", "n_train", "segmenter", "augmenter", "seed", "test_set", "n_images", "dice", "jaccard",
            "hd95", "nsd")
 SCORES = ("dice", "jaccard", "hd95", "nsd")  # hd95 and nsd are empty for runs evaluated before they existed
-METHOD = "e2eaug"
+
+
+def is_method(augmenter: str) -> bool:
+    """Whether the registered augmenter ``augmenter`` is the method (its class's ``is_method``)."""
+    return AUGMENTERS.get(augmenter).is_method
 
 
 def run_rows(run: RunDir, labels: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -57,7 +62,7 @@ def experiment_rows(spec: ExperimentSpec) -> Tuple[List[Dict[str, Any]], Dict[st
             continue
         labels = {"data": cell.data, "image_size": cell.config.data.image_size, "n_train": cell.n_train,
                   "segmenter": cell.segmenter, "augmenter": cell.augmenter, "seed": cell.seed, "label": cell.label,
-                  "method": cell.config.augmenter.name == METHOD}
+                  "method": is_method(cell.config.augmenter.name)}
         rows.extend(run_rows(run, labels))
         runs[cell.label] = run
     return rows, runs
@@ -108,7 +113,7 @@ def markdown(spec: ExperimentSpec, rows: List[Dict[str, Any]], runs: Dict[str, R
     lines = [f"# Experiment {spec.folder.name}", "",
              f"Mean +- std over seeds of each run's mean per-image score; best mean {metric} in bold. "
              "`val Dice` is the best validation Dice (model selection). "
-             "e2eaug (and each variant of it) is compared with the baseline of best mean validation Dice: "
+             "The method (e2eaug and each variant of it) is compared with the baseline of best mean validation Dice: "
              "Wilcoxon signed-rank test (two-sided) on per-image scores paired by (seed, image); the "
              "pairs repeat each image once per seed, so the p-value is optimistic.", ""]
     for (data, size, n, segmenter, test_set), group in sorted(groups.items()):
@@ -164,6 +169,7 @@ def figures(spec: ExperimentSpec, rows: List[Dict[str, Any]]) -> List[Path]:
         for r in group:
             stats[r["augmenter"]][r["n_train"]].append(r[metric])
         augs = [a for a in spec.augmenters if a in stats]
+        is_method_label = {r["augmenter"]: r["method"] for r in group}
         sizes = sorted({r["n_train"] for r in group})
         fig, (line_ax, bar_ax) = plt.subplots(1, 2, figsize=(11, 4))
         for aug in augs:
@@ -171,7 +177,7 @@ def figures(spec: ExperimentSpec, rows: List[Dict[str, Any]]) -> List[Path]:
             ys = [statistics.fmean(stats[aug][x]) for x in xs]
             es = [statistics.stdev(stats[aug][x]) if len(stats[aug][x]) > 1 else 0 for x in xs]
             line_ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=aug,
-                             linewidth=2.5 if aug == METHOD else 1.2)
+                             linewidth=2.5 if is_method_label[aug] else 1.2)
         line_ax.set(xlabel="training pairs", ylabel=metric, title=f"{data} / {test_set} ({segmenter})", xticks=sizes)
         line_ax.legend(fontsize=7)
         width = 0.8 / max(len(sizes), 1)

@@ -24,7 +24,8 @@ the experiment's ``set``, the data's and the segmenter's overrides, ``augmenter.
 the augmenter's label, the label's own overrides (which may name another augmenter: a variant),
 then ``data.n_train``, ``seed`` and ``data.seed`` (the seed also draws the training and
 validation pairs; the test sets are fixed per dataset by ``data.test_seed``). Labels whose
-augmenter is ``e2eaug`` are the method's variants; the others are its baselines.
+augmenter class is the method (``is_method``: ``e2eaug`` and its subclasses) are the method's
+variants; the others are its baselines.
 """
 
 from __future__ import annotations

@@ -134,20 +134,9 @@ class SearchableCells:
         self._check_alpha(alpha)
         return derive(alpha)
 
-    def forward(
-        self, mask: torch.Tensor, alpha: torch.Tensor, cell_scales: Optional[torch.Tensor] = None
-    ) -> torch.Tensor:
-        """Generate images from masks under architecture weights ``alpha`` (see class doc);
-        ``cell_scales`` ``[num_cells]``, if given, multiply each mixed cell's output
-        (``sum_k w_k op_k``, rows as ``alpha``'s)."""
-        weights = self.cell_weights(alpha)
-        if cell_scales is not None:
-            if cell_scales.shape != (self.num_cells,):
-                raise ValueError(
-                    f"cell_scales must have shape [{self.num_cells}] (num_cells), got {list(cell_scales.shape)}"
-                )
-            weights = weights * cell_scales[:, None]
-        return self._run(mask, weights)
+    def forward(self, mask: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        """Generate images from masks under architecture weights ``alpha`` (see class doc)."""
+        return self._run(mask, self.cell_weights(alpha))
 
 
 class FixedCells:
@@ -169,9 +158,7 @@ class UNetSkeleton(nn.Module):
     the size; it has a norm except in the outermost and innermost cells (as pix2pix: the
     innermost map may be 1x1). Up cell ``j`` maps the previous output, concatenated with the
     matching skip (``j > 0``, when :attr:`skips`), to ``w[depth - 1 - j]`` at twice the size.
-    A 3x3 conv maps ``w[0]`` to ``out_channels`` (:meth:`logits`). With ``code_channels`` k > 0
-    the last k input channels are an appearance code in constant planes: the down cells do not
-    see them, and they join the innermost map before the first up cell.
+    A 3x3 conv maps ``w[0]`` to ``out_channels`` (:meth:`logits`).
     """
 
     #: Concatenate each down cell's output to the input of the matching up cell (pix2pix).
@@ -188,11 +175,8 @@ class UNetSkeleton(nn.Module):
         image_size: Optional[int],
         down_cell: DownFactory,
         up_cell: UpFactory,
-        code_channels: int = 0,
     ) -> None:
         super().__init__()
-        if not 0 <= code_channels < in_channels:
-            raise ValueError(f"code_channels must be in [0, in_channels), got {code_channels}")
         if depth < 1:
             raise ValueError(f"depth must be >= 1, got {depth}")
         if min(in_channels, out_channels, base_width) < 1:
@@ -203,14 +187,13 @@ class UNetSkeleton(nn.Module):
         if image_size is not None:
             check_divisible([image_size], depth, type(self).__name__)
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.code_channels = code_channels
         self.depth, self.image_size = depth, image_size
         self.base_width, self.max_width = base_width, max_width
         # widths[i + 1]: output of down cell i; widths[0]: output of the last up cell
         widths = [base_width] + [min(base_width * 2**i, max_width) for i in range(depth)]
-        down_in = [in_channels - code_channels] + widths[1:depth]
+        down_in = [in_channels] + widths[1:depth]
         skip = 2 if self.skips else 1
-        up_in = [widths[depth] + code_channels] + [skip * widths[depth - j] for j in range(1, depth)]
+        up_in = [widths[depth]] + [skip * widths[depth - j] for j in range(1, depth)]
         self.down = nn.ModuleList(
             down_cell(i, down_in[i], widths[i + 1], 0 < i < depth - 1) for i in range(depth)
         )
@@ -235,15 +218,11 @@ class UNetSkeleton(nn.Module):
         check_divisible(mask.shape[-2:], self.depth, type(self).__name__)
 
         skips = []
-        h, code = mask, None
-        if self.code_channels:
-            h, code = mask[:, : -self.code_channels], mask[:, -self.code_channels:]
+        h = mask
         for i, module in enumerate(self.down):
             h = module(h) if weights is None else module(h, weights[i])
             skips.append(h)
         skips.pop()
-        if code is not None:  # constant planes, so the pooling only resizes them
-            h = torch.cat([h, F.adaptive_avg_pool2d(code, h.shape[-2:])], dim=1)
         for j, module in enumerate(self.up):
             if j > 0 and self.skips:
                 h = torch.cat([skips.pop(), h], dim=1)
@@ -268,15 +247,12 @@ class SearchableGenerator(SearchableCells, UNetSkeleton):
         image_size: if given, checked at build time for divisibility by ``2**depth``.
         activation: ``None`` for pix2pix's LeakyReLU(0.2) down / ReLU up, or one name of
             :func:`~e2eaug.models.layers.make_activation` for every cell (``silu`` is smooth).
-        code_channels: how many of the last input channels are an appearance code, fed in at
-            the bottleneck instead of the first cell (see :class:`UNetSkeleton`); 0: none.
 
     Output contract:
         ``forward(mask [N, in_channels, H, W], alpha [num_cells, num_ops])`` returns an image
         ``[N, out_channels, H, W]`` with values in ``[0, 1]`` (``(tanh(x) + 1) / 2``). Each
         cell's candidates are weighted by ``softmax(alpha[cell])``; rows ``0..depth-1`` are the
-        down cells, rows ``depth..2*depth-1`` the up cells. An optional third argument
-        ``cell_scales [num_cells]`` multiplies each cell's output (in the same order).
+        down cells, rows ``depth..2*depth-1`` the up cells.
     """
 
     def __init__(
@@ -289,7 +265,6 @@ class SearchableGenerator(SearchableCells, UNetSkeleton):
         max_width: Optional[int] = None,
         image_size: Optional[int] = None,
         activation: Optional[str] = None,
-        code_channels: int = 0,
     ) -> None:
         cells = CellFactory(None, activation)
         super().__init__(
@@ -301,7 +276,6 @@ class SearchableGenerator(SearchableCells, UNetSkeleton):
             image_size=image_size,
             down_cell=cells.down,
             up_cell=cells.up,
-            code_channels=code_channels,
         )
         self.activation = activation
 
@@ -320,7 +294,6 @@ class FixedGenerator(FixedCells, UNetSkeleton):
         image_size: if given, checked at build time for divisibility by ``2**depth``.
         activation: ``None`` for pix2pix's LeakyReLU(0.2) down / ReLU up, or one name of
             :func:`~e2eaug.models.layers.make_activation` for every cell (``silu`` is smooth).
-        code_channels: as :class:`SearchableGenerator`'s.
 
     Output contract:
         ``forward(mask [N, in_channels, H, W], alpha=None)`` returns an image
@@ -338,7 +311,6 @@ class FixedGenerator(FixedCells, UNetSkeleton):
         max_width: Optional[int] = None,
         image_size: Optional[int] = None,
         activation: Optional[str] = None,
-        code_channels: int = 0,
     ) -> None:
         cells = CellFactory.fixed(genotype, depth, activation)
         super().__init__(
@@ -350,7 +322,6 @@ class FixedGenerator(FixedCells, UNetSkeleton):
             image_size=image_size,
             down_cell=cells.down,
             up_cell=cells.up,
-            code_channels=code_channels,
         )
         self.genotype = cells.genotype
         self.activation = activation
@@ -378,7 +349,6 @@ class FixedGenerator(FixedCells, UNetSkeleton):
             max_width=generator.max_width,
             image_size=generator.image_size,
             activation=generator.activation,
-            code_channels=generator.code_channels,
         )
         chosen = alpha.detach().argmax(dim=1).tolist()
         cells = zip([*generator.down, *generator.up], [*fixed.down, *fixed.up])
