@@ -54,7 +54,7 @@ def _changed_keys(a: dict, b: dict, prefix: str = "") -> List[str]:
 def _cmd_train(args: argparse.Namespace, then_evaluate: bool) -> int:
     from e2eaug import jobs
     from e2eaug.config import ConfigError, to_dict
-    from e2eaug.run_config import load_config
+    from e2eaug.run_config import load_config, read_run_config
     from e2eaug.rundir import RunDir
 
     run = None
@@ -65,7 +65,7 @@ def _cmd_train(args: argparse.Namespace, then_evaluate: bool) -> int:
             run = RunDir.latest(named.out_dir, named.name)
         else:
             run = RunDir.open(args.resume)
-        cfg = run.read_config(args.overrides, trust_plugins=args.trust_plugins)
+        cfg = read_run_config(run, args.overrides, trust_plugins=args.trust_plugins)
         if args.config is not None and args.resume != "latest":
             changed = _changed_keys(to_dict(load_config(args.config, args.overrides)), to_dict(cfg))
             if changed:

@@ -31,8 +31,9 @@ class ComponentConfig:
     """A registered component chosen by name, with keyword arguments for its builder.
 
     A dataclass field of this type names its registry in its metadata
-    (``field(..., metadata={"registry": "segmenter"})``) so that :func:`check_components` can
-    check ``name`` and ``kwargs`` when the config is loaded.
+    (``field(..., metadata={"registry": "segmenter"})``) so that
+    :func:`e2eaug.registry.check_components` can check ``name`` and ``kwargs`` when the config
+    is loaded.
     """
 
     name: str = ""
@@ -222,49 +223,6 @@ def from_dict(cls: Any, data: Dict[str, Any], prefix: str = "", ignored: Iterabl
         kwargs[name] = _coerce(value, hints[name], key)
         _check_limit(key, name, kwargs[name], limits)
     return cls(**kwargs)
-
-
-#: Builder keywords e2eaug fills in itself (from the data), per registry kind.
-SUPPLIED = {
-    "segmenter": ("in_channels", "num_classes"),
-    "generator": ("in_channels", "out_channels"),
-    "discriminator": ("mask_channels", "image_channels"),
-}
-
-
-def check_components(cfg: Any, prefix: str = "") -> None:
-    """Check every :class:`ComponentConfig` in ``cfg`` (recursively) against its registry.
-
-    An unknown ``name``, a keyword its builder does not take or one e2eaug fills in itself
-    (:data:`SUPPLIED`) is a :class:`ConfigError` naming the key, now rather than as a
-    traceback when the model is built.
-    """
-    import inspect
-
-    from e2eaug.registry import REGISTRIES
-
-    for f in dataclasses.fields(cfg):
-        value, key = getattr(cfg, f.name), f"{prefix}{f.name}"
-        if isinstance(value, ComponentConfig) and "registry" in f.metadata:
-            registry = REGISTRIES[f.metadata["registry"]]
-            try:
-                builder = registry.get(value.name)
-            except KeyError as err:
-                raise ConfigError(f"{key}.name: {err.args[0]}") from None
-            supplied = sorted(set(value.kwargs) & set(SUPPLIED.get(registry.kind, ())))
-            if supplied:
-                raise ConfigError(f"{key}.kwargs: {', '.join(supplied)} is set by e2eaug from the data; remove it")
-            params = inspect.signature(builder).parameters.values()
-            if not any(p.kind is p.VAR_KEYWORD for p in params):
-                accepted = {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
-                unknown = sorted(set(value.kwargs) - accepted)
-                if unknown:
-                    raise ConfigError(
-                        f"{key}.kwargs: {registry.kind} {value.name!r} takes no {', '.join(unknown)}; "
-                        f"it takes: {', '.join(sorted(accepted))}"
-                    )
-        elif dataclasses.is_dataclass(value):
-            check_components(value, f"{key}.")
 
 
 def to_dict(obj: Any) -> Any:

@@ -17,6 +17,7 @@ from e2eaug.evaluation import evaluate_segmenter
 from e2eaug.plots import save_alpha, save_curves, save_samples
 from e2eaug.provenance import session_info
 from e2eaug.problems import names
+from e2eaug.run_config import read_run_config
 from e2eaug.rundir import CheckpointError, RunDir
 from e2eaug.samples import augmented_batches, sample_rows
 from e2eaug.tracking import write_test_scores
@@ -158,7 +159,7 @@ def load_run(run: RunDir, which: str = "best", trust_plugins: bool = False):
     A checkpoint with a non-finite value is refused; so is a config naming ``plugins``
     unless ``trust_plugins`` (:meth:`RunDir.read_config`).
     """
-    cfg = run.read_config(trust_plugins=trust_plugins)
+    cfg = read_run_config(run, trust_plugins=trust_plugins)
     engine, data = _engine(cfg)
     _load(engine, run, which)
     return cfg, engine, data

@@ -17,9 +17,10 @@ the class must be imported before the run starts (``plugins:`` in the config lis
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Any, Callable, Dict, Iterator, Optional
 
-from e2eaug.config import ConfigError
+from e2eaug.config import ComponentConfig, ConfigError
 
 
 class Registry:
@@ -108,3 +109,42 @@ REGISTRIES = {r.kind: r for r in (GENERATORS, DISCRIMINATORS, SEGMENTERS, AUGMEN
 def build(registry: Registry, name: str, **kwargs: Any) -> Any:
     """Build the component ``name`` from ``registry`` with keyword arguments."""
     return registry.build(name, **kwargs)
+
+
+#: Builder keywords e2eaug fills in itself (from the data), per registry kind.
+SUPPLIED = {
+    "segmenter": ("in_channels", "num_classes"),
+    "generator": ("in_channels", "out_channels"),
+    "discriminator": ("mask_channels", "image_channels"),
+}
+
+
+def check_components(cfg: Any, prefix: str = "") -> None:
+    """Check every :class:`ComponentConfig` in ``cfg`` (recursively) against its registry.
+
+    An unknown ``name``, a keyword its builder does not take or one e2eaug fills in itself
+    (:data:`SUPPLIED`) is a :class:`ConfigError` naming the key, now rather than as a
+    traceback when the model is built.
+    """
+    for f in dataclasses.fields(cfg):
+        value, key = getattr(cfg, f.name), f"{prefix}{f.name}"
+        if isinstance(value, ComponentConfig) and "registry" in f.metadata:
+            registry = REGISTRIES[f.metadata["registry"]]
+            try:
+                builder = registry.get(value.name)
+            except KeyError as err:
+                raise ConfigError(f"{key}.name: {err.args[0]}") from None
+            supplied = sorted(set(value.kwargs) & set(SUPPLIED.get(registry.kind, ())))
+            if supplied:
+                raise ConfigError(f"{key}.kwargs: {', '.join(supplied)} is set by e2eaug from the data; remove it")
+            params = inspect.signature(builder).parameters.values()
+            if not any(p.kind is p.VAR_KEYWORD for p in params):
+                accepted = {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+                unknown = sorted(set(value.kwargs) - accepted)
+                if unknown:
+                    raise ConfigError(
+                        f"{key}.kwargs: {registry.kind} {value.name!r} takes no {', '.join(unknown)}; "
+                        f"it takes: {', '.join(sorted(accepted))}"
+                    )
+        elif dataclasses.is_dataclass(value):
+            check_components(value, f"{key}.")

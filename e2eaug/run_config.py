@@ -20,14 +20,14 @@ from e2eaug.config import (
     ConfigError,
     DataConfig,
     apply_overrides,
-    check_components,
     check_folder_name,
     from_dict,
     read_yaml,
 )
 from e2eaug.engines import EngineSettings
 from e2eaug.problems import ArchConfig, GANConfig, SegConfig
-from e2eaug.registry import AUGMENTERS
+from e2eaug.registry import AUGMENTERS, check_components
+from e2eaug.rundir import RunDir
 
 PRESETS_DIR = Path(__file__).resolve().parent / "configs"
 DEFAULT_PRESET = "skin_synthetic"
@@ -165,6 +165,21 @@ def config_from_dict(data: Dict[str, Any]) -> RunConfig:
     cfg.augmenter = from_dict(config_class, augmenter, "augmenter", ignored=_other_augmenter_keys(config_class))
     check_components(cfg)
     return cfg
+
+
+def read_run_config(run: RunDir, overrides: Optional[List[str]] = None, trust_plugins: bool = False) -> RunConfig:
+    """A run folder's saved config, with ``a.b=value`` overrides.
+
+    Importing the ``plugins`` the saved config names runs their code, so a folder that names
+    any is refused unless ``trust_plugins``.
+    """
+    saved = read_yaml(run.config_path)
+    if saved.get("plugins") and not trust_plugins:
+        raise ConfigError(
+            f"{run.config_path} names plugins {saved['plugins']!r}, and importing them runs their "
+            "code; pass --trust-plugins if you trust this run folder"
+        )
+    return config_from_dict(apply_overrides(saved, list(overrides or [])))
 
 
 def load_config(name_or_path: str, overrides: Optional[List[str]] = None) -> RunConfig:

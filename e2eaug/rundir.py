@@ -24,7 +24,7 @@ from typing import Any, Dict, Iterator, List, Optional
 import torch
 import yaml
 
-from e2eaug.config import ConfigError, read_yaml, to_dict
+from e2eaug.config import to_dict
 from e2eaug.utils import (
     TEMP_PATTERN,
     atomic_torch_save,
@@ -143,23 +143,6 @@ class RunDir:
     def write_config(self, cfg: Any) -> None:
         """Save the full resolved config."""
         atomic_write_text(self.config_path, yaml.safe_dump(to_dict(cfg), sort_keys=False))
-
-    def read_config(self, overrides: Optional[List[str]] = None, trust_plugins: bool = False) -> Any:
-        """The run's saved :class:`~e2eaug.run_config.RunConfig`, with ``a.b=value`` overrides.
-
-        Importing the ``plugins`` the saved config names runs their code, so a folder that names
-        any is refused unless ``trust_plugins``.
-        """
-        from e2eaug.config import apply_overrides
-        from e2eaug.run_config import config_from_dict
-
-        saved = read_yaml(self.config_path)
-        if saved.get("plugins") and not trust_plugins:
-            raise ConfigError(
-                f"{self.config_path} names plugins {saved['plugins']!r}, and importing them runs their "
-                "code; pass --trust-plugins if you trust this run folder"
-            )
-        return config_from_dict(apply_overrides(saved, list(overrides or [])))
 
     # records
     def append_metrics(self, record: Dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ import torch
 
 from e2eaug import jobs
 from e2eaug.problems import names
+from e2eaug.run_config import read_run_config
 from e2eaug.rundir import RunDir
 from tests.core_helpers import tiny_config
 
@@ -55,7 +56,7 @@ def test_load_run_restores_weights_and_a_cpu_rng_state(trained, off_cpu_engine):
 
 
 def test_resume_and_evaluate_work_off_the_cpu(trained, off_cpu_engine):
-    cfg = trained.read_config(["engine.train_iters=4"])
+    cfg = read_run_config(trained, ["engine.train_iters=4"])
     _, best = jobs.train(cfg, trained, resume=True)
     assert trained.read_metrics()[-1]["step"] == 4 and best["step"] in (2, 4)
     results = jobs.evaluate(trained, "last")

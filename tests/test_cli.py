@@ -10,6 +10,7 @@ import yaml
 
 import e2eaug
 from e2eaug.cli import build_parser, main
+from e2eaug.run_config import read_run_config
 from e2eaug.rundir import RunDir
 
 
@@ -72,7 +73,7 @@ def test_resume_continues_the_same_folder(tiny_yaml, tmp_path):
     assert [r["step"] for r in run.read_metrics()] == [2]
     assert main(["train", "--config", str(tiny_yaml), "--resume", str(run.path), "--set", "engine.train_iters=4"]) == 0
     assert [r["step"] for r in run.read_metrics()] == [2, 4]
-    assert run.read_config().engine.train_iters == 4
+    assert read_run_config(run).engine.train_iters == 4
     assert len(list((tmp_path / "runs").glob("tiny-*"))) == 1
 
 

@@ -14,6 +14,7 @@ import torch.multiprocessing as mp
 from e2eaug import jobs
 from e2eaug.batching import StepBatcher
 from e2eaug.cli import main
+from e2eaug.run_config import read_run_config
 from e2eaug.rundir import RunDir
 from tests.core_helpers import tiny_config
 
@@ -89,7 +90,7 @@ def test_torchrun_trains_resumes_and_evaluates_in_one_folder(tiny_yaml, tmp_path
     run = RunDir(folder)
     for name in ("config.yaml", "run_info.json", "metrics.jsonl", "steps.jsonl", "best.pt", "last.pt", "results.json"):
         assert (folder / name).is_file(), name
-    assert run.read_config().engine.strategy == "distributed"
+    assert read_run_config(run).engine.strategy == "distributed"
 
     resume = command[:-5] + ["train", "--resume", str(folder), "--set", "engine.train_iters=6"]
     done = subprocess.run(resume, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

@@ -27,7 +27,7 @@ def _wired(case, method):
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_exact_matches_central_differences_of_the_true_objective(case):
-    _, reference = _wired(case, methods.darts(0.01))
+    _, reference = _wired(case, methods.method("darts", alpha=0.01))
     value, h = _upper_value(case), 1e-5
     numeric = torch.tensor([
         (case.objective(value + h * e) - case.objective(value - h * e)) / (2 * h)
@@ -37,19 +37,19 @@ def test_exact_matches_central_differences_of_the_true_objective(case):
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_closed_forms_match_dense_ift_along_betty_paths(case):
-    wiring, reference = _wired(case, methods.darts(0.01))
+    wiring, reference = _wired(case, methods.method("darts", alpha=0.01))
     torch.testing.assert_close(ift_dense(wiring.upper), reference.exact)
     torch.testing.assert_close(ift_dense(wiring.upper, identity=True), reference.identity)
 
 
 def test_darts_with_a_good_alpha_matches_the_identity_form_on_ridge():
-    wiring, reference = _wired(RidgeCase(50), methods.darts(0.1))
+    wiring, reference = _wired(RidgeCase(50), methods.method("darts", alpha=0.1))
     estimate = measure.hypergradient(wiring.upper)
     assert measure.relative_error(estimate, reference.identity) < 1e-4
 
 
 def test_neumann_with_many_small_steps_converges_on_ridge():
-    wiring, reference = _wired(RidgeCase(20, dtype=torch.float64), methods.neumann(300, 0.1))
+    wiring, reference = _wired(RidgeCase(20, dtype=torch.float64), methods.method("neumann", iterations=300, alpha=0.1))
     estimate = measure.hypergradient(wiring.upper)
     assert measure.relative_error(estimate, reference.exact) < 1e-6
 

@@ -22,13 +22,13 @@ NEUMANN_ALPHA = 0.01
 def smooth():
     """The smooth width-1 case as the quick profile measures it, wired for darts."""
     case = E2EAugSmoothCase(1)
-    wiring = suite.prepare(case, methods.darts(1e-3), "cpu")
+    wiring = suite.prepare(case, methods.method("darts", alpha=1e-3), "cpu")
     return case, wiring
 
 
 def test_darts_matches_the_identity_form_on_the_smooth_case(smooth):
     case, wiring = smooth
-    configure(wiring.engine, methods.darts(1e-3).config)
+    configure(wiring.engine, methods.method("darts", alpha=1e-3).config)
     estimate = measure.hypergradient(wiring.upper)
     identity = case.identity(wiring)
     assert identity.norm() > 0
@@ -53,7 +53,7 @@ def test_dense_reference_gives_betty_neumann_partial_sums_which_diverge(smooth):
     assert seg.negative > 0 and gan.negative > 0 and seg.null == gan.null == 0
     assert NEUMANN_ALPHA * max(seg.highest, gan.highest) < 2  # alpha small enough for lambda > 0
 
-    configure(wiring.engine, methods.neumann(3, NEUMANN_ALPHA).config)
+    configure(wiring.engine, methods.method("neumann", iterations=3, alpha=NEUMANN_ALPHA).config)
     betty = measure.hypergradient(wiring.upper)  # float32, Hessian-vector products
     partial = case.spectral(wiring, solve.with_function(_neumann_sum(3)))  # float64, dense
     assert measure.relative_error(betty, partial) < 1e-3
@@ -67,13 +67,13 @@ def test_dense_reference_gives_betty_neumann_partial_sums_which_diverge(smooth):
 
 def test_darts_crosses_kinks_on_the_pix2pix_case_until_alpha_is_tiny():
     case = E2EAugCase(1, dtype=torch.float64)
-    wiring = suite.prepare(case, methods.darts(0.01), "cpu")
+    wiring = suite.prepare(case, methods.method("darts", alpha=0.01), "cpu")
     identity = case.identity(wiring)
     restore = measure.snapshot(wiring.lower_parameters())
     errors = {}
     for alpha in (1e-2, 1e-7):
         restore()  # Betty's darts restores the weights only up to rounding
-        configure(wiring.engine, methods.darts(alpha).config)
+        configure(wiring.engine, methods.method("darts", alpha=alpha).config)
         errors[alpha] = measure.relative_error(measure.hypergradient(wiring.upper), identity)
     # at e2eaug's darts_alpha the perturbation crosses kinks: an O(1) error ...
     assert errors[1e-2] > 0.5

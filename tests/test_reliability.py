@@ -24,6 +24,7 @@ from e2eaug.cli import main
 from e2eaug.data import load_folder
 from e2eaug.engines import E2EAugEngine
 from e2eaug.problems import GANAugmenter, SegmentationProblem, names
+from e2eaug.run_config import read_run_config
 from e2eaug.rundir import RunDir
 from e2eaug.utils import atomic_write_text
 from tests.core_helpers import tiny_config
@@ -348,7 +349,7 @@ def test_7_written_files_follow_the_umask_and_stray_temp_files_go(tmp_path):
         os.umask(old)
     stray = run.path / ".best.pt.k3j2h1.tmp"  # what a kill during a checkpoint write leaves
     stray.write_bytes(b"half")
-    jobs.train(run.read_config(["engine.train_iters=4"]), run, resume=True)
+    jobs.train(read_run_config(run, ["engine.train_iters=4"]), run, resume=True)
     assert not stray.exists()
 
 

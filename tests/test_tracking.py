@@ -9,6 +9,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from e2eaug import jobs
 from e2eaug.engines import E2EAugEngine
 from e2eaug.plots import smooth
+from e2eaug.run_config import read_run_config
 from e2eaug.rundir import RunDir
 from e2eaug.samples import outline, overlay
 from tests.core_helpers import tiny_config
@@ -77,7 +78,7 @@ def test_resume_after_a_kill_keeps_one_record_per_step(tmp_path, monkeypatch):
     assert 3 in _scalar_steps(_events(run), "loss/seg")  # the killed session's step-3 event
     monkeypatch.setattr(E2EAugEngine, "_checked_train_step", train_step)
 
-    jobs.train(run.read_config(), run, resume=True)
+    jobs.train(read_run_config(run), run, resume=True)
     steps = run.read_steps()
     assert [s["step"] for s in steps] == [1, 2, 3, 4]
     events = _events(run)

@@ -81,12 +81,12 @@ def sweep_methods() -> Tuple[Method, ...]:
     (``lambda_max`` up to about 100), so only the negative eigenvalues make Neumann diverge.
     """
     return (
-        *(methods.darts(a) for a in (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)),
-        methods.darts_shared(0.01),
-        *(methods.neumann(k, 0.01) for k in (1, 3, 10)),
-        methods.cg(1), methods.cg(3),
-        methods.cg_fixed(1), methods.cg_fixed(20),
-        methods.sama(0.01), methods.sama(1.0),
+        *(methods.method("darts", alpha=a) for a in (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)),
+        methods.method("darts_shared", alpha=0.01),
+        *(methods.method("neumann", iterations=k, alpha=0.01) for k in (1, 3, 10)),
+        methods.method("cg", iterations=1), methods.method("cg", iterations=3),
+        methods.method("cg_fixed", iterations=1), methods.method("cg_fixed", iterations=20),
+        methods.method("sama", adam_alpha=0.01), methods.method("sama", adam_alpha=1.0),
     )
 
 
@@ -302,14 +302,14 @@ def darts_table(size: int = 1, seed: int = 0, device: str = "cpu") -> str:
     for cls in (E2EAugCase, E2EAugSmoothCase):
         for dtype in (torch.float32, torch.float64):
             case = cls(size, seed=seed, dtype=dtype)
-            wiring = case.build(methods.darts(0.01).config, torch.optim.Adam, device)
+            wiring = case.build(methods.method("darts", alpha=0.01).config, torch.optim.Adam, device)
             wiring.load_batches()
             identity = case.identity(wiring)
             restore = measure.snapshot(wiring.lower_parameters())
             cells = []
             for alpha in DARTS_ALPHAS:
                 restore()  # Betty's darts restores the weights only up to rounding
-                configure(wiring.engine, methods.darts(alpha).config)
+                configure(wiring.engine, methods.method("darts", alpha=alpha).config)
                 estimate = measure.hypergradient(wiring.upper)
                 cells.append(f"{measure.cosine(estimate, identity):.3f}")
             lines.append(f"| {case.name}-{size} | {str(dtype)[6:]} | {' | '.join(cells)} |")

@@ -1,5 +1,6 @@
 """The hypergradient methods under test: a registered method (``e2eaug.hypergrad.METHODS``)
-with its knobs set."""
+with its knobs set. The sweeps are read from the registry: each method's dataclass names its
+``sweep`` and ``representative`` settings, so a newly registered method is measured too."""
 
 from __future__ import annotations
 
@@ -61,55 +62,11 @@ def method(name: str, **knobs: float) -> Method:
     return Method(name, tuple(knobs.items()))
 
 
-def darts(alpha: float) -> Method:
-    """Betty's finite-difference ``darts`` with radius ``alpha``."""
-    return method("darts", alpha=alpha)
-
-
-def darts_shared(alpha: float) -> Method:
-    """The plugin's ``darts`` evaluated once for all paths through a level."""
-    return method("darts_shared", alpha=alpha)
-
-
-def neumann(iterations: int, alpha: float) -> Method:
-    """Betty's Neumann-series ``neumann``."""
-    return method("neumann", iterations=iterations, alpha=alpha)
-
-
-def cg(iterations: int, alpha: float = 1.0) -> Method:
-    """Betty 0.2.1's conjugate-gradient ``cg`` (buggy beyond one iteration)."""
-    return method("cg", iterations=iterations, alpha=alpha)
-
-
-def cg_fixed(iterations: int) -> Method:
-    """The plugin's corrected conjugate gradients (``e2eaug.hypergrad.cg_fixed``)."""
-    return method("cg_fixed", iterations=iterations)
-
-
-def sama(alpha: float) -> Method:
-    """Betty's Adam-preconditioned finite difference ``sama``."""
-    return method("sama", adam_alpha=alpha)
-
-
 def knob_sweep() -> Tuple[Method, ...]:
-    """Every method over its knobs."""
-    iterations = (1, 2, 5, 10, 20)
-    return (
-        *(darts(a) for a in (1e-4, 1e-3, 1e-2, 1e-1, 1.0)),
-        darts_shared(0.01),
-        *(neumann(k, a) for a in (0.1, 0.3, 1.0) for k in (1, 3, 10, 30, 100)),
-        *(cg(k) for k in iterations),
-        *(cg(5, a) for a in (0.5, 2.0)),
-        *(cg_fixed(k) for k in iterations),
-        *(sama(a) for a in (0.01, 0.1, 1.0)),
-    )
+    """Every registered method at each setting of its ``sweep``."""
+    return tuple(method(name, **knobs) for name in METHODS for knobs in METHODS.get(name).sweep)
 
 
 def representatives() -> Tuple[Method, ...]:
-    """One setting per method for the scaling study (Betty's defaults where they work)."""
-    return (darts(0.01), darts_shared(0.01), neumann(30, 0.3), cg(10), cg_fixed(10), sama(1.0))
-
-
-def smoke() -> Tuple[Method, ...]:
-    """One cheap setting per method, for tests."""
-    return (darts(0.01), darts_shared(0.01), neumann(50, 0.3), cg(2), cg_fixed(10), sama(1.0))
+    """Every registered method at its ``representative`` setting (the scaling study, tests)."""
+    return tuple(method(name, **METHODS.get(name).representative) for name in METHODS)

@@ -22,7 +22,7 @@ CASES: Dict[str, Type[Case]] = {"ridge": RidgeCase, "chain": ChainCase, "e2eaug"
                                 "e2eaug_smooth": E2EAugSmoothCase}
 """Case families by name; each class is constructed as ``cls(size, seed=seed)``."""
 
-EXACT, IDENTITY = "exact", "identity"
+EXACT, IDENTITY = "exact", "identity_form"  # reference rows; "identity" is the registered method
 """Rows that are not Betty methods: the reference, and its identity-inverse-Hessian form."""
 
 
@@ -52,7 +52,7 @@ class Profile:
 
 PROFILES = {
     "smoke": Profile("smoke", (("ridge", 8), ("chain", 4)), (("ridge", (8, 16)),),
-                     methods.smoke(), methods.smoke(), repeats=1, warmup=0),
+                     methods.representatives(), methods.representatives(), repeats=1, warmup=0),
     "quick": Profile("quick", (("ridge", 1000), ("ridge", 10000), ("chain", 100), ("chain", 1000),
                                ("e2eaug", 1, sweep_methods()),
                                ("e2eaug_smooth", 1, sweep_methods())),
@@ -106,7 +106,7 @@ def measure_case(case: Case, settings: Tuple[Method, ...], device: str, repeats:
         fd_error`` (darts' error against the identity form), ``time_ms, time_x_floor,
         peak_kib, mem_x_floor, floor_ms, floor_kib``.
     """
-    wiring = prepare(case, methods.darts(0.01), device)  # any method: only the lowers are run
+    wiring = prepare(case, methods.method("darts", alpha=0.01), device)  # any method: only the lowers are run
     floor_s, floor_b = _cost(lambda: measure.plain_gradients(wiring.lowers), lambda: None,
                              device, repeats, warmup)
     reference = case.exact(wiring)

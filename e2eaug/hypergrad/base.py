@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Dict, Optional
+from typing import Any, Callable, ClassVar, Dict, Optional, Tuple
 
 from betty.configs import Config
 from betty.hypergradient import jvp_fn_mapping
@@ -28,8 +28,12 @@ class HypergradConfig:
 
     #: ``{knob: Betty Config field}`` for this method's knobs.
     betty_fields: ClassVar[Dict[str, str]] = {}
-    #: The knob the benchmark suite varies to trace this method's error against its cost.
+    #: The knob the benchmark suite varies to trace this method's error against its cost, the
+    #: settings its knob sweep measures (knob -> value; others at their defaults), and the one
+    #: setting its scaling study and smoke test measure.
     swept: ClassVar[Optional[str]] = None
+    sweep: ClassVar[Tuple[Dict[str, Any], ...]] = ({},)
+    representative: ClassVar[Dict[str, Any]] = {}
     #: ``{knob: (test, what it must be)}``, checked when the config loads (:data:`e2eaug.config.LIMITS`).
     limits: ClassVar[Dict[str, Limit]] = {}
 

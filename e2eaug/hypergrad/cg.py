@@ -21,3 +21,5 @@ class CGConfig(HypergradConfig):
     betty_fields = {"iterations": "cg_iterations", "alpha": "cg_alpha"}
     limits = {"iterations": AT_LEAST_1, "alpha": FINITE_ABOVE_0}
     swept = "iterations"
+    sweep = (*({"iterations": k} for k in (1, 2, 5, 10, 20)), *({"iterations": 5, "alpha": a} for a in (0.5, 2.0)))
+    representative = {"iterations": 10}

@@ -114,3 +114,5 @@ class CGFixedConfig(HypergradConfig):
     betty_fields = {"iterations": "cg_iterations"}
     limits = {"iterations": AT_LEAST_1}
     swept = "iterations"
+    sweep = tuple({"iterations": k} for k in (1, 2, 5, 10, 20))
+    representative = {"iterations": 10}

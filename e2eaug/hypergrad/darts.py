@@ -20,3 +20,5 @@ class DartsConfig(HypergradConfig):
     betty_fields = {"alpha": "darts_alpha"}
     limits = {"alpha": FINITE_ABOVE_0}
     swept = "alpha"
+    sweep = tuple({"alpha": a} for a in (1e-4, 1e-3, 1e-2, 1e-1, 1.0))
+    representative = {"alpha": 0.01}

@@ -43,6 +43,7 @@ def darts_shared(vector: Sequence[torch.Tensor], curr, prev, sync: bool):
 @register("darts_shared", darts_shared)
 @dataclass
 class DartsSharedConfig(DartsConfig):
-    """``alpha`` as for ``darts``; the seg level's default."""
+    """``alpha`` as for ``darts``."""
 
     type: str = "darts_shared"
+    sweep = ({"alpha": 0.01},)

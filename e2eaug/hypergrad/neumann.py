@@ -20,3 +20,5 @@ class NeumannConfig(HypergradConfig):
     betty_fields = {"iterations": "neumann_iterations", "alpha": "neumann_alpha"}
     limits = {"iterations": AT_LEAST_1, "alpha": FINITE_ABOVE_0}
     swept = "iterations"
+    sweep = tuple({"iterations": k, "alpha": a} for a in (0.1, 0.3, 1.0) for k in (1, 3, 10, 30, 100))
+    representative = {"iterations": 30, "alpha": 0.3}

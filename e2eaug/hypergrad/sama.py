@@ -19,3 +19,5 @@ class SamaConfig(HypergradConfig):
     betty_fields = {"adam_alpha": "sama_adam_alpha"}
     limits = {"adam_alpha": FINITE_ABOVE_0}
     swept = "adam_alpha"
+    sweep = tuple({"adam_alpha": a} for a in (0.01, 0.1, 1.0))
+    representative = {"adam_alpha": 1.0}
