@@ -26,7 +26,7 @@ from e2eaug import distributed
 from e2eaug.config import ComponentConfig, ConfigError, OptimConfig, component
 from e2eaug.data.transforms import OPS, AffineWarp
 from e2eaug.losses import discriminator_loss, generator_adversarial_loss, reconstruction_loss
-from e2eaug.models import ArchitectureParams
+from e2eaug.models import ArchitectureParams, is_searchable
 from e2eaug.optim import build_optimizer
 from e2eaug.registry import AUGMENTERS, DISCRIMINATORS, GENERATORS
 
@@ -58,7 +58,7 @@ class GANConfig(AugmenterConfig):
 
     name: str = "e2eaug"
     lam: float = 2.0  # the generated and the warped real pairs each at the real pairs' weight
-    generator: ComponentConfig = component("generator", "searchable", depth=3, base_width=16)
+    generator: ComponentConfig = component("generator", "unet", depth=3, base_width=16)
     discriminator: ComponentConfig = component("discriminator", "patch", base_width=16, n_layers=2, norm="instance")
     disc_optimizer: OptimConfig = field(default_factory=lambda: OptimConfig("adam", 2e-4, [0.5, 0.999], 0.0, 0.0))
     l1_weight: float = 100.0
@@ -101,7 +101,7 @@ class GANAugmenter(AugmenterProblem):
         super().__init__(cfg, generator, data, seed)
         self.discriminator = discriminator
         self.disc_optimizer = build_optimizer(cfg.disc_optimizer, discriminator.parameters())
-        self.alpha_module = ArchitectureParams.for_generator(generator) if hasattr(generator, "derive") else None
+        self.alpha_module = ArchitectureParams.for_generator(generator) if is_searchable(generator) else None
         if self.alpha_module is not None and not self.searches:
             self.alpha_module.requires_grad_(False)
         if self.searches and self.alpha_module is None:

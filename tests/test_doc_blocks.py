@@ -14,7 +14,7 @@ import yaml
 from e2eaug import api
 from e2eaug.cli import main
 from e2eaug.experiment.spec import load_experiment
-from e2eaug.models.generator import FixedGenerator
+from e2eaug.models.generator import UNetGenerator
 from e2eaug.models.search_space import Genotype
 from e2eaug.run_config import RunConfig
 from tests.core_helpers import TINY
@@ -65,7 +65,7 @@ def test_every_block_runs(document, tmp_path, monkeypatch, capsys):
             if kind == "experiment":
                 assert load_experiment(path).cells(), block.where
             elif kind == "genotype":
-                generator = FixedGenerator(genotype=data, in_channels=1, out_channels=3)
+                generator = UNetGenerator(genotype=data, in_channels=1, out_channels=3)
                 size = 2 ** Genotype.from_dict(data).depth * 2
                 assert generator(torch.zeros(1, 1, size, size)).shape == (1, 3, size, size), block.where
             else:

@@ -1,4 +1,4 @@
-"""Search space, genotype files and the searchable / fixed generators."""
+"""Search space, genotype files and the U-Net generator, searched or built from a genotype."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from e2eaug.models import (
     NUM_OPS,
     UP_OPS,
     ArchitectureParams,
-    FixedGenerator,
     Genotype,
-    SearchableGenerator,
+    UNetGenerator,
     derive,
 )
 from e2eaug.models.params import count_parameters
@@ -23,9 +22,9 @@ TINY = {"depth": 3, "base_width": 4}
 
 
 @pytest.fixture
-def generator() -> SearchableGenerator:
+def generator() -> UNetGenerator:
     torch.manual_seed(0)
-    return SearchableGenerator(**TINY)
+    return UNetGenerator(**TINY)
 
 
 def peaked_alpha(num_cells: int, choice: list) -> torch.Tensor:
@@ -64,7 +63,7 @@ def test_searchable_shapes_and_range(generator, size):
 
 
 def test_searchable_256px_full_depth():
-    gen = SearchableGenerator(depth=8, base_width=4)  # pix2pix unet_256 layout: 1x1 bottleneck
+    gen = UNetGenerator(depth=8, base_width=4)  # pix2pix unet_256 layout: 1x1 bottleneck
     out = gen(torch.rand(1, 1, 256, 256), ArchitectureParams.for_generator(gen).alpha)
     assert out.shape == (1, 3, 256, 256)
 
@@ -96,9 +95,9 @@ def test_bad_sizes_fail_clearly(generator):
     with pytest.raises(ValueError, match=r"size 36 .*32, 40"):
         generator(torch.rand(1, 1, 32, 36), alpha)
     with pytest.raises(ValueError, match=r"size 50 .*48, 56"):
-        SearchableGenerator(depth=3, image_size=50)
+        UNetGenerator(depth=3, image_size=50)
     with pytest.raises(ValueError, match="depth must be >= 1"):
-        SearchableGenerator(depth=0)
+        UNetGenerator(depth=0)
     with pytest.raises(ValueError, match=r"mask must have shape \[N, 1, H, W\]"):
         generator(torch.rand(1, 3, 32, 32), alpha)
 
@@ -118,23 +117,23 @@ def test_derive_save_load_fixed_round_trip(generator, tmp_path):
     assert yaml.safe_load(path.read_text()) == genotype.to_dict()
     loaded = Genotype.load(path)
     assert loaded == genotype == Genotype.from_dict(genotype.to_dict())
-    fixed = FixedGenerator(genotype=loaded, base_width=4)
+    fixed = UNetGenerator(genotype=loaded, base_width=4)
     assert fixed(torch.rand(2, 1, 32, 32)).shape == (2, 3, 32, 32)
-    assert FixedGenerator(genotype=loaded.to_dict(), depth=3, base_width=4).genotype == loaded
-    assert FixedGenerator(genotype=str(path), base_width=4).genotype == loaded
+    assert UNetGenerator(genotype=loaded.to_dict(), depth=3, base_width=4).genotype == loaded
+    assert UNetGenerator(genotype=str(path), base_width=4).genotype == loaded
 
 
 def test_depth_one_and_width_cap():
-    gen = SearchableGenerator(depth=1, base_width=4)
+    gen = UNetGenerator(depth=1, base_width=4)
     assert gen(torch.rand(1, 1, 8, 8), torch.zeros(2, 3)).shape == (1, 3, 8, 8)
-    capped = SearchableGenerator(depth=4, base_width=4, max_width=8)
+    capped = UNetGenerator(depth=4, base_width=4, max_width=8)
     assert [cell.ops[0][0].out_channels for cell in capped.down] == [4, 8, 8, 8]
     assert capped(torch.rand(1, 1, 16, 16), torch.zeros(8, 3)).shape == (1, 3, 16, 16)
 
 
 def test_peaked_alpha_matches_fixed_generator(generator):
     alpha = peaked_alpha(6, [2, 0, 1, 1, 2, 0])
-    fixed = FixedGenerator.from_searchable(generator, alpha)
+    fixed = UNetGenerator.from_searchable(generator, alpha)
     mask = torch.rand(2, 1, 32, 32)
     torch.testing.assert_close(generator(mask, alpha), fixed(mask))
     assert count_parameters(fixed) < count_parameters(generator)
@@ -151,11 +150,11 @@ def test_derive_function_and_shape_check():
 
 def test_fixed_generator_rejects_alpha_and_depth_mismatch():
     genotype = Genotype(down=["conv_4_2_1"] * 2, up=["upconv_4_2_1"] * 2)
-    fixed = FixedGenerator(genotype=genotype, base_width=4)
+    fixed = UNetGenerator(genotype=genotype, base_width=4)
     with pytest.raises(ValueError, match="alpha=None"):
         fixed(torch.rand(1, 1, 32, 32), torch.zeros(4, 3))
     with pytest.raises(ValueError, match="depth=3 does not match"):
-        FixedGenerator(genotype=genotype, depth=3)
+        UNetGenerator(genotype=genotype, depth=3)
 
 
 def test_unknown_op_in_genotype_file_fails_clearly(tmp_path):

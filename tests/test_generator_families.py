@@ -12,23 +12,14 @@ import torch.nn.functional as F
 
 from e2eaug.data import build_data
 from e2eaug.engines import build_engine
-from e2eaug.models import (
-    NUM_OPS,
-    SPADE,
-    ArchitectureParams,
-    FixedASAPNetGenerator,
-    FixedSPADEGenerator,
-    Genotype,
-    SearchableASAPNetGenerator,
-    SearchableSPADEGenerator,
-)
+from e2eaug.models import NUM_OPS, SPADE, ArchitectureParams, ASAPNetGenerator, Genotype, SPADEGenerator
 from e2eaug.models.asapnet import positional_encoding
 from e2eaug.registry import GENERATORS
 from tests.core_helpers import tiny_config
 
 FAMILIES = {
-    "spade": (SearchableSPADEGenerator, FixedSPADEGenerator, {"depth": 2, "base_width": 4, "hidden": 4}),
-    "asapnet": (SearchableASAPNetGenerator, FixedASAPNetGenerator, {"depth": 2, "base_width": 4, "scale": 1}),
+    "spade": (SPADEGenerator, {"depth": 2, "base_width": 4, "hidden": 4}),
+    "asapnet": (ASAPNetGenerator, {"depth": 2, "base_width": 4, "scale": 1}),
 }
 CELL_OP = re.compile(r"(?:^|\.)(down|up)\.(\d+)\.(?:.*\.)?ops\.(\d+)\.")
 
@@ -56,7 +47,7 @@ def test_spade_is_a_parameter_free_norm_modulated_per_pixel_by_the_mask():
 
 def test_asapnet_applies_each_pixels_own_mlp():
     torch.manual_seed(0)
-    model = SearchableASAPNetGenerator(depth=1, base_width=4, scale=1, mlp_width=3, mlp_layers=2, frequencies=1)
+    model = ASAPNetGenerator(depth=1, base_width=4, scale=1, mlp_width=3, mlp_layers=2, frequencies=1)
     mask, alpha = _masks(1, 8), torch.zeros(2, NUM_OPS)
     params = model.trunk.logits(F.avg_pool2d(mask, 2), F.softmax(alpha, dim=-1))
     params = F.interpolate(params, size=(8, 8), mode="bilinear", align_corners=False)
@@ -79,9 +70,9 @@ def test_positional_encoding_bands():
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_alpha_and_weights_receive_gradients_and_alpha_changes_the_output(family):
-    searchable, _, kwargs = FAMILIES[family]
+    family_class, kwargs = FAMILIES[family]
     torch.manual_seed(0)
-    model = searchable(**kwargs)
+    model = family_class(**kwargs)
     alpha = ArchitectureParams.for_generator(model).alpha
     assert alpha.shape == (4, NUM_OPS)
     out = model(_masks(), alpha)
@@ -96,9 +87,10 @@ def test_alpha_and_weights_receive_gradients_and_alpha_changes_the_output(family
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_derive_save_load_fixed_equals_searchable_at_peaked_alpha(family, tmp_path):
-    searchable, fixed_class, kwargs = FAMILIES[family]
+    family_class, kwargs = FAMILIES[family]
     torch.manual_seed(0)
-    model = searchable(**kwargs)
+    model = family_class(**kwargs)
+    assert model.searchable
     choice = [2, 0, 1, 2]
     alpha = torch.zeros(4, NUM_OPS)
     alpha[torch.arange(4), torch.tensor(choice)] = 100.0  # softmax is one-hot in float32
@@ -106,7 +98,8 @@ def test_derive_save_load_fixed_equals_searchable_at_peaked_alpha(family, tmp_pa
     model.derive(alpha).save(path)
     assert Genotype.load(path).to_dict() == {"down": ["conv_8_2_3", "conv_4_2_1"], "up": ["upconv_6_2_2", "upconv_8_2_3"]}
     fixed = GENERATORS.build(f"{family}_fixed", genotype=str(path), **{k: v for k, v in kwargs.items() if k != "depth"})
-    assert isinstance(fixed, fixed_class)
+    assert type(fixed) is family_class and not fixed.searchable  # the old name builds the family
+    assert family_class(genotype=str(path), **{k: v for k, v in kwargs.items() if k != "depth"}).genotype == fixed.genotype
     # the chosen candidate's weights, everything else as is
     state = {}
     for key, value in model.state_dict().items():
@@ -120,17 +113,21 @@ def test_derive_save_load_fixed_equals_searchable_at_peaked_alpha(family, tmp_pa
     fixed.load_state_dict(state)
     with torch.no_grad():
         assert _relative(fixed(_masks()), model(_masks(), alpha)) < 1e-5
-    with pytest.raises(ValueError, match="no architecture weights"):
+    with pytest.raises(ValueError, match="built from a genotype and has no alpha"):
         fixed(_masks(), alpha)
+    with pytest.raises(ValueError, match="is searched: call it with alpha"):
+        model(_masks())
+    with pytest.raises(ValueError, match="built from a genotype already"):
+        fixed.derive(alpha)
     with pytest.raises(ValueError, match="does not match"):
-        fixed_class(genotype=path, depth=3)
+        family_class(genotype=path, depth=3)
 
 
 def test_asapnet_size_checks_name_scale_and_depth():
     with pytest.raises(ValueError, match=r"2\*\*\(scale \+ depth\).*not divisible by 2\*\*depth = 16"):
-        SearchableASAPNetGenerator(depth=2, scale=2, image_size=24)
+        ASAPNetGenerator(depth=2, scale=2, image_size=24)
     with pytest.raises(ValueError, match="mlp_layers must be >= 1, got 0"):
-        SearchableASAPNetGenerator(mlp_layers=0)
+        ASAPNetGenerator(mlp_layers=0)
 
 
 GENERATOR_SETS = {
@@ -141,8 +138,8 @@ GENERATOR_SETS = {
 
 @pytest.mark.parametrize("family", GENERATOR_SETS)
 def test_e2eaug_searches_derives_and_the_fixed_generator_trains_from_the_genotype(family, tmp_path):
-    """Train e2eaug with the family's searchable generator, derive its genotype, then train
-    gan_joint with the fixed generator that loads the genotype file."""
+    """Train e2eaug with the family's searched generator, derive its genotype, then train
+    gan_joint with the same family built from the genotype file."""
     common = ["augmenter.pretrain_steps=1", f"out_dir={tmp_path}", "engine.train_iters=2", "engine.valid_every=2"]
     cfg = tiny_config([GENERATOR_SETS[family], "name=search", *common])
     engine = build_engine(cfg, build_data(cfg.data))
@@ -153,7 +150,7 @@ def test_e2eaug_searches_derives_and_the_fixed_generator_trains_from_the_genotyp
     path = tmp_path / "genotype.yaml"
     genotype.save(path)
     kwargs = "{hidden: 4}" if family == "spade" else "{scale: 1}"
-    fixed = [f"augmenter.generator.name={family}_fixed",
+    fixed = [f"augmenter.generator.name={family}",
              f"augmenter.generator.kwargs={{genotype: '{path}', base_width: 4, {kwargs[1:-1]}}}"]
     cfg = tiny_config(["augmenter.name=gan_joint", "name=fixed", *fixed, *common])
     engine = build_engine(cfg, build_data(cfg.data))

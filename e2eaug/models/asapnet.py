@@ -1,4 +1,4 @@
-"""ASAPNet-style mask-to-image generators (Rott Shaham et al. 2021), searchable and fixed.
+"""ASAPNet-style mask-to-image generators (Rott Shaham et al. 2021), searched or from a genotype.
 
 A-Spatially-Adaptive-Pixelwise network: a convolutional network that runs at low resolution
 predicts, for every low-resolution pixel, the weights and biases of a small MLP; the parameter
@@ -12,17 +12,15 @@ down cells then its up cells, and :meth:`derive` and genotype files work as for 
 from __future__ import annotations
 
 import math
-from typing import Any, List, Mapping, Optional, Tuple, Union
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from e2eaug.models.generator import CellFactory, FixedCells, SearchableCells, UNetSkeleton
+from e2eaug.models.generator import CellFactory, GenotypeLike, SearchCells, UNetSkeleton
 from e2eaug.models.layers import check_divisible, check_image
-from e2eaug.models.search_space import Genotype
 from e2eaug.registry import GENERATORS
-from e2eaug.utils import PathLike
 
 
 def positional_encoding(height: int, width: int, frequencies: int, like: torch.Tensor) -> torch.Tensor:
@@ -40,25 +38,54 @@ def positional_encoding(height: int, width: int, frequencies: int, like: torch.T
     return torch.stack(bands).unsqueeze(0) if bands else like.new_zeros(1, 0, height, width)
 
 
-class _ASAPNetGenerator(nn.Module):
-    """The low-resolution trunk and the pixelwise MLPs of the module docstring."""
+@GENERATORS.register("asapnet")
+@GENERATORS.register("asapnet_fixed")
+class ASAPNetGenerator(SearchCells, nn.Module):
+    """ASAPNet-style generator (see the module doc): the low-resolution trunk's cells mix every
+    candidate (``genotype=None``, searched by ``alpha``) or keep the ones a genotype chose.
+
+    Registered as ``asapnet``; ``asapnet_fixed`` is another name of the same builder.
+
+    Args:
+        genotype: ``None`` for a searched generator, else a :class:`Genotype`, its dict form or
+            the path of a saved genotype file.
+        in_channels: mask channels.
+        out_channels: image channels.
+        depth: down (and up) cells of the low-resolution trunk (default 2; with a genotype, its
+            depth).
+        base_width: channels of the trunk's outermost cell; doubled per level.
+        max_width: cap on the trunk's channels (default ``8 * base_width``).
+        image_size: if given, checked at build time for divisibility by ``2**(scale + depth)``.
+        activation: ``None`` for LeakyReLU(0.2) down / ReLU up, or one name for every cell.
+        scale: the trunk runs at ``1 / 2**scale`` of the input resolution.
+        mlp_width: hidden features of the pixelwise MLP.
+        mlp_layers: its layers (ReLU between them).
+        frequencies: octaves of the coordinates' sinusoidal encoding (``4 * frequencies`` inputs).
+
+    Output contract:
+        ``forward(mask [N, in_channels, H, W], alpha)`` returns an image ``[N, out_channels, H,
+        W]`` in ``[0, 1]``, ``H, W`` divisible by ``2**(scale + depth)``; ``alpha`` as for
+        :class:`~e2eaug.models.UNetGenerator`, over the trunk's cells.
+    """
 
     def __init__(
         self,
         *,
-        cells: CellFactory,
-        in_channels: int,
-        out_channels: int,
-        depth: int,
-        base_width: int,
-        max_width: Optional[int],
-        image_size: Optional[int],
-        scale: int,
-        mlp_width: int,
-        mlp_layers: int,
-        frequencies: int,
+        genotype: Optional[GenotypeLike] = None,
+        in_channels: int = 1,
+        out_channels: int = 3,
+        depth: Optional[int] = None,
+        base_width: int = 16,
+        max_width: Optional[int] = None,
+        image_size: Optional[int] = None,
+        activation: Optional[str] = None,
+        scale: int = 2,
+        mlp_width: int = 8,
+        mlp_layers: int = 3,
+        frequencies: int = 3,
     ) -> None:
         super().__init__()
+        cells, depth = CellFactory.of(genotype, depth, activation, default_depth=2)
         bounds = {"scale": (scale, 0), "frequencies": (frequencies, 0), "mlp_width": (mlp_width, 1),
                   "mlp_layers": (mlp_layers, 1)}
         for key, (value, least) in bounds.items():
@@ -81,7 +108,7 @@ class _ASAPNetGenerator(nn.Module):
             check_divisible([image_size], scale + depth, type(self).__name__ + " (2**(scale + depth))")
         self.in_channels, self.out_channels, self.depth = in_channels, out_channels, depth
         self.base_width, self.max_width, self.image_size = base_width, self.trunk.max_width, image_size
-        self.activation, self.scale = cells.activation, scale
+        self.genotype, self.activation, self.scale = cells.genotype, cells.activation, scale
         self.mlp_width, self.mlp_layers, self.frequencies = mlp_width, mlp_layers, frequencies
 
     @property
@@ -107,102 +134,3 @@ class _ASAPNetGenerator(nn.Module):
             if index < len(self.layers) - 1:
                 h = F.relu(h)
         return (torch.tanh(h) + 1) / 2
-
-
-@GENERATORS.register("asapnet")
-class SearchableASAPNetGenerator(SearchableCells, _ASAPNetGenerator):
-    """ASAPNet-style generator whose low-resolution cells mix all candidates (module doc).
-
-    Args:
-        in_channels: mask channels.
-        out_channels: image channels.
-        depth: down (and up) cells of the low-resolution trunk, >= 1.
-        base_width: channels of the trunk's outermost cell; doubled per level.
-        max_width: cap on the trunk's channels (default ``8 * base_width``).
-        image_size: if given, checked at build time for divisibility by ``2**(scale + depth)``.
-        activation: ``None`` for LeakyReLU(0.2) down / ReLU up, or one name for every cell.
-        scale: the trunk runs at ``1 / 2**scale`` of the input resolution.
-        mlp_width: hidden features of the pixelwise MLP.
-        mlp_layers: its layers (ReLU between them).
-        frequencies: octaves of the coordinates' sinusoidal encoding (``4 * frequencies`` inputs).
-
-    Output contract:
-        ``forward(mask [N, in_channels, H, W], alpha [2 * depth, num_ops])`` returns an image
-        ``[N, out_channels, H, W]`` in ``[0, 1]``; ``H, W`` divisible by ``2**(scale + depth)``.
-    """
-
-    def __init__(
-        self,
-        *,
-        in_channels: int = 1,
-        out_channels: int = 3,
-        depth: int = 2,
-        base_width: int = 16,
-        max_width: Optional[int] = None,
-        image_size: Optional[int] = None,
-        activation: Optional[str] = None,
-        scale: int = 2,
-        mlp_width: int = 8,
-        mlp_layers: int = 3,
-        frequencies: int = 3,
-    ) -> None:
-        super().__init__(
-            cells=CellFactory(None, activation),
-            in_channels=in_channels,
-            out_channels=out_channels,
-            depth=depth,
-            base_width=base_width,
-            max_width=max_width,
-            image_size=image_size,
-            scale=scale,
-            mlp_width=mlp_width,
-            mlp_layers=mlp_layers,
-            frequencies=frequencies,
-        )
-
-
-@GENERATORS.register("asapnet_fixed")
-class FixedASAPNetGenerator(FixedCells, _ASAPNetGenerator):
-    """ASAPNet-style generator whose trunk keeps the operators a genotype chose (module doc).
-
-    Args:
-        genotype: a :class:`Genotype`, its dict form, or the path of a saved genotype file.
-        depth: must equal the genotype's depth if given.
-        (the other arguments as :class:`SearchableASAPNetGenerator`'s)
-
-    Output contract:
-        ``forward(mask [N, in_channels, H, W], alpha=None)`` returns an image
-        ``[N, out_channels, H, W]`` in ``[0, 1]``.
-    """
-
-    def __init__(
-        self,
-        *,
-        genotype: Union[Genotype, Mapping[str, Any], PathLike],
-        in_channels: int = 1,
-        out_channels: int = 3,
-        depth: Optional[int] = None,
-        base_width: int = 16,
-        max_width: Optional[int] = None,
-        image_size: Optional[int] = None,
-        activation: Optional[str] = None,
-        scale: int = 2,
-        mlp_width: int = 8,
-        mlp_layers: int = 3,
-        frequencies: int = 3,
-    ) -> None:
-        cells = CellFactory.fixed(genotype, depth, activation)
-        super().__init__(
-            cells=cells,
-            in_channels=in_channels,
-            out_channels=out_channels,
-            depth=cells.genotype.depth,
-            base_width=base_width,
-            max_width=max_width,
-            image_size=image_size,
-            scale=scale,
-            mlp_width=mlp_width,
-            mlp_layers=mlp_layers,
-            frequencies=frequencies,
-        )
-        self.genotype = cells.genotype

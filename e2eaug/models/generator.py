@@ -1,14 +1,14 @@
-"""Mask-to-image U-Net generators: searchable (DARTS cells) and fixed (a derived genotype).
+"""Mask-to-image U-Net generators, searched (DARTS cells) or built from a genotype.
 
 The skeleton is the pix2pix U-Net generator (Isola et al. 2017): ``depth`` down-sampling cells,
 ``depth`` up-sampling cells with skip concatenation, and a 3x3 conv to the output channels.
-In :class:`SearchableGenerator` each cell is a softmax-weighted sum of the candidates of
-:mod:`e2eaug.models.search_space` (DARTS, Liu et al. 2019); the weights ``alpha`` are an input
-of ``forward`` so that another Betty problem can own them. :class:`FixedGenerator` builds only
-the operator chosen per cell by a :class:`~e2eaug.models.search_space.Genotype`.
-The pieces they are built from (:class:`CellFactory`, :class:`SearchableCells`,
-:class:`FixedCells`, :class:`UNetSkeleton`) also build the SPADE- and ASAPNet-style generators
-(:mod:`e2eaug.models.spade`, :mod:`e2eaug.models.asapnet`) on the same search space.
+:class:`UNetGenerator` is one builder for both forms, as every generator family here: with
+``genotype=None`` each cell is a softmax-weighted sum of the candidates of
+:mod:`e2eaug.models.search_space` (DARTS, Liu et al. 2019), the weights ``alpha`` an input of
+``forward`` so that another Betty problem can own them; with a
+:class:`~e2eaug.models.search_space.Genotype` each cell keeps the operator it names. The pieces
+(:class:`CellFactory`, :class:`SearchCells`, :class:`UNetSkeleton`) also build the SPADE- and
+ASAPNet-style families (:mod:`e2eaug.models.spade`, :mod:`e2eaug.models.asapnet`).
 
 Norms carry no running statistics and there is no dropout: Betty re-runs forwards to compute
 hypergradients, which must be deterministic functions of parameters and batch.
@@ -16,7 +16,7 @@ hypergradients, which must be deterministic functions of parameters and batch.
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Mapping, Optional, Union
+from typing import Any, Callable, List, Mapping, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +36,8 @@ from e2eaug.models.search_space import (
 from e2eaug.registry import GENERATORS
 from e2eaug.utils import PathLike
 
+#: A genotype, its dict form, or the path of a saved genotype file.
+GenotypeLike = Union[Genotype, Mapping[str, Any], PathLike]
 # (cell index, in_channels, out_channels, norm) -> down cell
 DownFactory = Callable[[int, int, int, bool], nn.Module]
 # (up-cell index, in_channels, out_channels) -> up cell
@@ -72,19 +74,18 @@ class CellFactory:
         )
 
     @classmethod
-    def fixed(
-        cls,
-        genotype: Union[Genotype, Mapping[str, Any], PathLike],
-        depth: Optional[int],
-        activation: Optional[str],
-    ) -> "CellFactory":
-        """The cells of ``genotype`` (or its dict form or file); ``depth``, if given, must match."""
+    def of(
+        cls, genotype: Optional[GenotypeLike], depth: Optional[int], activation: Optional[str], default_depth: int
+    ) -> Tuple["CellFactory", int]:
+        """The cells of a generator family's builder and its depth: searched (``genotype`` None;
+        ``depth`` or else ``default_depth``) or those of ``genotype`` (a genotype, its dict form
+        or file; ``depth``, if given, must match it)."""
+        if genotype is None:
+            return cls(None, activation), default_depth if depth is None else depth
         genotype = Genotype.of(genotype)
         if depth is not None and depth != genotype.depth:
-            raise ValueError(
-                f"depth={depth} does not match the genotype's {genotype.depth} cells per side"
-            )
-        return cls(genotype, activation)
+            raise ValueError(f"depth={depth} does not match the genotype's {genotype.depth} cells per side")
+        return cls(genotype, activation), genotype.depth
 
     def _pick(self, side: str, index: int, build: Callable[[str], nn.Module]) -> nn.Module:
         if self.genotype is None:
@@ -108,14 +109,22 @@ class CellFactory:
         return self._pick("up", index, lambda name: up_conv(name, in_channels, out_channels))
 
 
-class SearchableCells:
-    """What a searchable generator with ``num_cells`` mixed cells adds: ``alpha``'s shape,
-    its softmax weights and :meth:`derive`. Rows of ``alpha`` are the down cells, then the up
-    cells; columns the candidates."""
+class SearchCells:
+    """What every generator family built from :class:`CellFactory` cells adds: searched (no
+    ``genotype``), ``forward(mask, alpha)`` mixes each cell's candidates by ``softmax(alpha)``
+    and :meth:`derive` gives the genotype; built from a genotype, ``forward(mask)`` runs the
+    operators it chose. Rows of ``alpha`` are the down cells, then the up cells; columns the
+    candidates."""
 
     #: Candidates per cell (columns of ``alpha``).
     num_ops = NUM_OPS
     num_cells: int
+    genotype: Optional[Genotype]
+
+    @property
+    def searchable(self) -> bool:
+        """Whether the architecture is searched (``alpha`` mixes the candidates)."""
+        return self.genotype is None
 
     def _check_alpha(self, alpha: torch.Tensor) -> None:
         if alpha.shape != (self.num_cells, self.num_ops):
@@ -130,25 +139,27 @@ class SearchableCells:
         return F.softmax(alpha, dim=-1)
 
     def derive(self, alpha: torch.Tensor) -> Genotype:
-        """The genotype keeping the argmax candidate of each cell."""
+        """The genotype keeping the argmax candidate of each cell (a searched generator's)."""
+        if not self.searchable:
+            raise ValueError(f"{type(self).__name__} is built from a genotype already; it has no alpha to derive from")
         self._check_alpha(alpha)
         return derive(alpha)
 
-    def forward(self, mask: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        """Generate images from masks under architecture weights ``alpha`` (see class doc)."""
-        return self._run(mask, self.cell_weights(alpha))
-
-
-class FixedCells:
-    """What a generator built from a genotype adds: ``forward(mask, alpha=None)``."""
-
-    genotype: Genotype
-
     def forward(self, mask: torch.Tensor, alpha: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Generate images from masks; ``alpha`` must be ``None`` (the architecture is fixed)."""
+        """Images in ``[0, 1]`` for masks: under ``alpha`` when searched, else with ``alpha=None``."""
+        if self.searchable:
+            if alpha is None:
+                raise ValueError(f"{type(self).__name__} is searched: call it with alpha [num_cells, num_ops]")
+            return self._run(mask, self.cell_weights(alpha))
         if alpha is not None:
-            raise ValueError(f"{type(self).__name__} has no architecture weights; call it with alpha=None")
+            raise ValueError(f"{type(self).__name__} is built from a genotype and has no alpha; call it with alpha=None")
         return self._run(mask, None)
+
+
+def is_searchable(generator: nn.Module) -> bool:
+    """Whether ``generator`` takes architecture weights ``alpha`` (a searched generator, or a
+    plug-in with ``derive`` and no ``genotype``)."""
+    return hasattr(generator, "derive") and getattr(generator, "genotype", None) is None
 
 
 class UNetSkeleton(nn.Module):
@@ -234,14 +245,22 @@ class UNetSkeleton(nn.Module):
         return (torch.tanh(self.logits(mask, weights)) + 1) / 2
 
 
+@GENERATORS.register("unet")
 @GENERATORS.register("searchable")
-class SearchableGenerator(SearchableCells, UNetSkeleton):
-    """Mask-to-image U-Net whose cells mix all candidate operators (pix2pix + DARTS).
+@GENERATORS.register("fixed")
+class UNetGenerator(SearchCells, UNetSkeleton):
+    """Mask-to-image U-Net (the pix2pix skeleton): its cells mix every candidate operator
+    (``genotype=None``, searched by ``alpha``, DARTS) or keep the ones a genotype chose.
+
+    Registered as ``unet``; ``searchable`` and ``fixed`` are other names of the same builder.
 
     Args:
+        genotype: ``None`` for a searched generator, else a :class:`Genotype`, its dict form or
+            the path of a saved genotype file.
         in_channels: mask channels.
         out_channels: image channels.
-        depth: number of down (and of up) cells, >= 1; sizes must be divisible by ``2**depth``.
+        depth: number of down (and of up) cells (default 3; with a genotype, its depth);
+            sizes must be divisible by ``2**depth``.
         base_width: channels of the outermost cell; doubled per level.
         max_width: cap on the channels (default ``8 * base_width``).
         image_size: if given, checked at build time for divisibility by ``2**depth``.
@@ -249,24 +268,25 @@ class SearchableGenerator(SearchableCells, UNetSkeleton):
             :func:`~e2eaug.models.layers.make_activation` for every cell (``silu`` is smooth).
 
     Output contract:
-        ``forward(mask [N, in_channels, H, W], alpha [num_cells, num_ops])`` returns an image
-        ``[N, out_channels, H, W]`` with values in ``[0, 1]`` (``(tanh(x) + 1) / 2``). Each
-        cell's candidates are weighted by ``softmax(alpha[cell])``; rows ``0..depth-1`` are the
-        down cells, rows ``depth..2*depth-1`` the up cells.
+        ``forward(mask [N, in_channels, H, W], alpha)`` returns an image ``[N, out_channels, H,
+        W]`` in ``[0, 1]`` (``(tanh(x) + 1) / 2``). Searched, ``alpha [num_cells, num_ops]``
+        weighs each cell's candidates by ``softmax(alpha[cell])``, rows ``0..depth-1`` the down
+        cells, ``depth..2*depth-1`` the up cells; from a genotype, ``alpha`` is ``None``.
     """
 
     def __init__(
         self,
         *,
+        genotype: Optional[GenotypeLike] = None,
         in_channels: int = 1,
         out_channels: int = 3,
-        depth: int = 3,
+        depth: Optional[int] = None,
         base_width: int = 16,
         max_width: Optional[int] = None,
         image_size: Optional[int] = None,
         activation: Optional[str] = None,
     ) -> None:
-        cells = CellFactory(None, activation)
+        cells, depth = CellFactory.of(genotype, depth, activation, default_depth=3)
         super().__init__(
             in_channels=in_channels,
             out_channels=out_channels,
@@ -277,59 +297,11 @@ class SearchableGenerator(SearchableCells, UNetSkeleton):
             down_cell=cells.down,
             up_cell=cells.up,
         )
-        self.activation = activation
-
-
-@GENERATORS.register("fixed")
-class FixedGenerator(FixedCells, UNetSkeleton):
-    """Mask-to-image U-Net built from the operators chosen by a genotype (pix2pix skeleton).
-
-    Args:
-        genotype: a :class:`Genotype`, its dict form, or the path of a saved genotype file.
-        in_channels: mask channels.
-        out_channels: image channels.
-        depth: must equal the genotype's depth if given (default: the genotype's).
-        base_width: channels of the outermost cell; doubled per level.
-        max_width: cap on the channels (default ``8 * base_width``).
-        image_size: if given, checked at build time for divisibility by ``2**depth``.
-        activation: ``None`` for pix2pix's LeakyReLU(0.2) down / ReLU up, or one name of
-            :func:`~e2eaug.models.layers.make_activation` for every cell (``silu`` is smooth).
-
-    Output contract:
-        ``forward(mask [N, in_channels, H, W], alpha=None)`` returns an image
-        ``[N, out_channels, H, W]`` with values in ``[0, 1]`` (``(tanh(x) + 1) / 2``).
-    """
-
-    def __init__(
-        self,
-        *,
-        genotype: Union[Genotype, Mapping[str, Any], PathLike],
-        in_channels: int = 1,
-        out_channels: int = 3,
-        depth: Optional[int] = None,
-        base_width: int = 16,
-        max_width: Optional[int] = None,
-        image_size: Optional[int] = None,
-        activation: Optional[str] = None,
-    ) -> None:
-        cells = CellFactory.fixed(genotype, depth, activation)
-        super().__init__(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            depth=cells.genotype.depth,
-            base_width=base_width,
-            max_width=max_width,
-            image_size=image_size,
-            down_cell=cells.down,
-            up_cell=cells.up,
-        )
         self.genotype = cells.genotype
         self.activation = activation
 
     @classmethod
-    def from_searchable(
-        cls, generator: SearchableGenerator, alpha: torch.Tensor
-    ) -> "FixedGenerator":
+    def from_searchable(cls, generator: "UNetGenerator", alpha: torch.Tensor) -> "UNetGenerator":
         """The derived generator of ``generator`` under ``alpha``, with the chosen ops' weights.
 
         Args:
@@ -337,7 +309,7 @@ class FixedGenerator(FixedCells, UNetSkeleton):
             alpha: its architecture weights ``[num_cells, num_ops]``.
 
         Returns:
-            FixedGenerator: keeps the argmax op per cell, with that op's (and the head's)
+            UNetGenerator: keeps the argmax op per cell, with that op's (and the head's)
             weights copied; with a strongly peaked ``alpha`` both compute the same function.
         """
         genotype = generator.derive(alpha)

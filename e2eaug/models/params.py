@@ -28,15 +28,15 @@ def _pix2pix_genotype(depth: int) -> Dict[str, List[str]]:
 # preset -> rows of (registry, name, kwargs); the paper preset is sized for 256 px images.
 PRESETS: Dict[str, List[Tuple[Registry, str, Dict[str, Any]]]] = {
     "tiny": [
-        (GENERATORS, "searchable", {"depth": 3, "base_width": 16}),
-        (GENERATORS, "fixed", {"genotype": _pix2pix_genotype(3), "base_width": 16}),
+        (GENERATORS, "unet", {"depth": 3, "base_width": 16}),
+        (GENERATORS, "unet", {"genotype": _pix2pix_genotype(3), "base_width": 16}),
         (DISCRIMINATORS, "patch", {"base_width": 16, "n_layers": 2}),
         (SEGMENTERS, "unet", {"depth": 3, "base_width": 16}),
         (SEGMENTERS, "deeplabv3", {"backbone": "resnet18"}),
     ],
     "paper": [
-        (GENERATORS, "searchable", {"depth": 8, "base_width": 64}),
-        (GENERATORS, "fixed", {"genotype": _pix2pix_genotype(8), "base_width": 64}),
+        (GENERATORS, "unet", {"depth": 8, "base_width": 64}),
+        (GENERATORS, "unet", {"genotype": _pix2pix_genotype(8), "base_width": 64}),
         (DISCRIMINATORS, "patch", {"base_width": 64, "n_layers": 3}),
         (SEGMENTERS, "unet", {"depth": 4, "base_width": 64}),
         (SEGMENTERS, "deeplabv3", {"backbone": "resnet50"}),
@@ -50,14 +50,14 @@ def _describe(kwargs: Dict[str, Any]) -> str:
 
 
 def parameter_table() -> str:
-    """Markdown table of parameter counts for every preset row (and alpha for searchable)."""
+    """Markdown table of parameter counts for every preset row (and alpha for searched generators)."""
     lines = ["| preset | kind | name | kwargs | parameters |", "|---|---|---|---|---:|"]
     for preset, rows in PRESETS.items():
         for registry, name, kwargs in rows:
             with torch.device("meta"):
                 model = registry.build(name, **kwargs)
             count = f"{count_parameters(model):,}"
-            if hasattr(model, "num_ops"):
+            if getattr(model, "searchable", False):
                 count += f" (+ alpha {model.num_cells}x{model.num_ops})"
             lines.append(f"| {preset} | {registry.kind} | {name} | {_describe(kwargs)} | {count} |")
     return "\n".join(lines)

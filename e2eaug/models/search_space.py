@@ -1,6 +1,6 @@
 """The generator's architecture search space, as data (after DARTS, Liu et al. 2019).
 
-Every down-sampling cell of :class:`~e2eaug.models.generator.SearchableGenerator` mixes the
+Every down-sampling cell of :class:`~e2eaug.models.generator.UNetGenerator` mixes the
 candidates of :data:`DOWN_OPS`, every up-sampling cell those of :data:`UP_OPS`. All candidates
 exactly halve (down) or double (up) an even spatial size, so their outputs can be summed.
 A :class:`Genotype` records the operator chosen per cell and saves to YAML.

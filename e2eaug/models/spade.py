@@ -1,29 +1,27 @@
-"""SPADE-style mask-to-image generators (Park et al. 2019), searchable and fixed.
+"""SPADE-style mask-to-image generators (Park et al. 2019), searched or from a genotype.
 
 SPADE ("spatially-adaptive denormalization") normalises features without learned affine
 parameters and then scales and shifts them per pixel by maps predicted from the mask, resized
 to the features' resolution. Here an encoder of ``depth`` down cells (the pix2pix ones) reduces
 the mask to a bottleneck, and ``depth`` up cells each apply a transposed convolution, SPADE and
 an activation; there are no skip connections: the mask reaches the decoder through its norms.
-The convolutions are the search space of :mod:`e2eaug.models.search_space`: in
-:class:`SearchableSPADEGenerator` each cell mixes the candidates with ``softmax(alpha)``, in
-:class:`FixedSPADEGenerator` each keeps the one a :class:`~e2eaug.models.search_space.Genotype`
-names, so ``alpha``, ``derive`` and genotype files work as for the U-Net generators.
+The convolutions are the search space of :mod:`e2eaug.models.search_space`: searched, each cell
+mixes the candidates with ``softmax(alpha)``; built from a
+:class:`~e2eaug.models.search_space.Genotype`, each keeps the one it names, so ``alpha``,
+``derive`` and genotype files work as for the U-Net generators.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Union
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from e2eaug.models.generator import CellFactory, FixedCells, SearchableCells, UNetSkeleton
+from e2eaug.models.generator import CellFactory, GenotypeLike, SearchCells, UNetSkeleton
 from e2eaug.models.layers import check_image, make_activation
-from e2eaug.models.search_space import Genotype
 from e2eaug.registry import GENERATORS
-from e2eaug.utils import PathLike
 
 
 class SPADE(nn.Module):
@@ -80,23 +78,48 @@ class SPADECell(nn.Module):
         return self.activation(self.spade(h, mask))
 
 
-class _SPADEGenerator(UNetSkeleton):
-    """The encoder-decoder of the module docstring, its cells built by ``cells``."""
+@GENERATORS.register("spade")
+@GENERATORS.register("spade_fixed")
+class SPADEGenerator(SearchCells, UNetSkeleton):
+    """SPADE-style generator (see the module doc): its convolutions mix every candidate
+    (``genotype=None``, searched by ``alpha``) or keep the ones a genotype chose.
+
+    Registered as ``spade``; ``spade_fixed`` is another name of the same builder.
+
+    Args:
+        genotype: ``None`` for a searched generator, else a :class:`Genotype`, its dict form or
+            the path of a saved genotype file.
+        in_channels: mask channels.
+        out_channels: image channels.
+        depth: down (and up) cells (default 3; with a genotype, its depth); sizes must be
+            divisible by ``2**depth``.
+        base_width: channels of the outermost cell; doubled per level.
+        max_width: cap on the channels (default ``8 * base_width``).
+        image_size: if given, checked at build time for divisibility by ``2**depth``.
+        activation: ``None`` for LeakyReLU(0.2) down / ReLU up, or one name for every cell.
+        hidden: channels of each SPADE's mask embedding.
+
+    Output contract:
+        ``forward(mask [N, in_channels, H, W], alpha)`` returns an image ``[N, out_channels, H,
+        W]`` in ``[0, 1]``; ``alpha`` as for :class:`~e2eaug.models.UNetGenerator`.
+    """
 
     skips = False
 
     def __init__(
         self,
         *,
-        cells: CellFactory,
-        in_channels: int,
-        out_channels: int,
-        depth: int,
-        base_width: int,
-        max_width: Optional[int],
-        image_size: Optional[int],
-        hidden: int,
+        genotype: Optional[GenotypeLike] = None,
+        in_channels: int = 1,
+        out_channels: int = 3,
+        depth: Optional[int] = None,
+        base_width: int = 16,
+        max_width: Optional[int] = None,
+        image_size: Optional[int] = None,
+        activation: Optional[str] = None,
+        hidden: int = 16,
     ) -> None:
+        cells, depth = CellFactory.of(genotype, depth, activation, default_depth=3)
         super().__init__(
             in_channels=in_channels,
             out_channels=out_channels,
@@ -113,92 +136,7 @@ class _SPADEGenerator(UNetSkeleton):
                 activation=cells.up_activation,
             ),
         )
-        self.activation, self.hidden = cells.activation, hidden
+        self.genotype, self.activation, self.hidden = cells.genotype, cells.activation, hidden
 
     def _up(self, module, h, mask, weights):
         return module(h, mask, weights)
-
-
-@GENERATORS.register("spade")
-class SearchableSPADEGenerator(SearchableCells, _SPADEGenerator):
-    """SPADE-style generator whose cells mix all candidate convolutions (see the module doc).
-
-    Args:
-        in_channels: mask channels.
-        out_channels: image channels.
-        depth: down (and up) cells, >= 1; sizes must be divisible by ``2**depth``.
-        base_width: channels of the outermost cell; doubled per level.
-        max_width: cap on the channels (default ``8 * base_width``).
-        image_size: if given, checked at build time for divisibility by ``2**depth``.
-        activation: ``None`` for LeakyReLU(0.2) down / ReLU up, or one name for every cell.
-        hidden: channels of each SPADE's mask embedding.
-
-    Output contract:
-        ``forward(mask [N, in_channels, H, W], alpha [2 * depth, num_ops])`` returns an image
-        ``[N, out_channels, H, W]`` in ``[0, 1]``; rows of ``alpha`` are the down cells, then
-        the up cells (innermost first), as for :class:`~e2eaug.models.SearchableGenerator`.
-    """
-
-    def __init__(
-        self,
-        *,
-        in_channels: int = 1,
-        out_channels: int = 3,
-        depth: int = 3,
-        base_width: int = 16,
-        max_width: Optional[int] = None,
-        image_size: Optional[int] = None,
-        activation: Optional[str] = None,
-        hidden: int = 16,
-    ) -> None:
-        super().__init__(
-            cells=CellFactory(None, activation),
-            in_channels=in_channels,
-            out_channels=out_channels,
-            depth=depth,
-            base_width=base_width,
-            max_width=max_width,
-            image_size=image_size,
-            hidden=hidden,
-        )
-
-
-@GENERATORS.register("spade_fixed")
-class FixedSPADEGenerator(FixedCells, _SPADEGenerator):
-    """SPADE-style generator built from the convolutions a genotype chose (see the module doc).
-
-    Args:
-        genotype: a :class:`Genotype`, its dict form, or the path of a saved genotype file.
-        depth: must equal the genotype's depth if given.
-        (the other arguments as :class:`SearchableSPADEGenerator`'s)
-
-    Output contract:
-        ``forward(mask [N, in_channels, H, W], alpha=None)`` returns an image
-        ``[N, out_channels, H, W]`` in ``[0, 1]``.
-    """
-
-    def __init__(
-        self,
-        *,
-        genotype: Union[Genotype, Mapping[str, Any], PathLike],
-        in_channels: int = 1,
-        out_channels: int = 3,
-        depth: Optional[int] = None,
-        base_width: int = 16,
-        max_width: Optional[int] = None,
-        image_size: Optional[int] = None,
-        activation: Optional[str] = None,
-        hidden: int = 16,
-    ) -> None:
-        cells = CellFactory.fixed(genotype, depth, activation)
-        super().__init__(
-            cells=cells,
-            in_channels=in_channels,
-            out_channels=out_channels,
-            depth=cells.genotype.depth,
-            base_width=base_width,
-            max_width=max_width,
-            image_size=image_size,
-            hidden=hidden,
-        )
-        self.genotype = cells.genotype
