@@ -1,4 +1,4 @@
-"""How useful are a trained GAN's pairs on their own? (issue 12, diagnosis)
+"""How useful are a trained GAN's pairs on their own? (the method study's diagnosis)
 
 For each run folder of a GAN augmenter (``pix2pix``, ``gan_joint``, ``e2eaug``), the run's
 generator is frozen at a checkpoint and a fresh segmenter (the run's seg config, its seed and

@@ -8,7 +8,7 @@ A user's class plugs in with a decorator and no edit to e2eaug::
     class MySegmenter(torch.nn.Module):
         def __init__(self, *, in_channels, num_classes): ...
 
-    build(SEGMENTERS, "my_segmenter", in_channels=3, num_classes=1)
+    SEGMENTERS.build("my_segmenter", in_channels=3, num_classes=1)
 
 The YAML then says ``segmenter: {name: my_segmenter, kwargs: {...}}``. The module that defines
 the class must be imported before the run starts (``plugins:`` in the config lists such modules).
@@ -106,11 +106,6 @@ REGISTRIES = {r.kind: r for r in (GENERATORS, DISCRIMINATORS, SEGMENTERS, AUGMEN
 """Every registry by the ``kind`` it holds (what ``ComponentConfig`` field metadata names)."""
 
 
-def build(registry: Registry, name: str, **kwargs: Any) -> Any:
-    """Build the component ``name`` from ``registry`` with keyword arguments."""
-    return registry.build(name, **kwargs)
-
-
 #: Builder keywords e2eaug fills in itself (from the data), per registry kind.
 SUPPLIED = {
     "segmenter": ("in_channels", "num_classes"),
@@ -123,7 +118,7 @@ def check_components(cfg: Any, prefix: str = "") -> None:
     """Check every :class:`ComponentConfig` in ``cfg`` (recursively) against its registry.
 
     An unknown ``name``, a keyword its builder does not take or one e2eaug fills in itself
-    (:data:`SUPPLIED`) is a :class:`ConfigError` naming the key, now rather than as a
+    (:data:`SUPPLIED`) is a :class:`ConfigError` naming the key when the config loads, not as a
     traceback when the model is built.
     """
     for f in dataclasses.fields(cfg):

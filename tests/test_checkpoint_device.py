@@ -1,8 +1,7 @@
-"""Checkpoints load the same whatever device the engine runs on (the CUDA crash after training).
+"""Checkpoints load the same whatever device the engine runs on.
 
-A GPU engine used to load checkpoints with ``map_location=engine.device``, which moved the saved
-CPU RNG state onto the GPU and made ``torch.set_rng_state`` raise. Here the engine reports a
-device that is not the CPU (``meta`` stands in for ``cuda`` on a machine without one), and
+Loading with ``map_location=engine.device`` would move the saved CPU RNG state onto a GPU, where
+``torch.set_rng_state`` raises. Here the engine reports a device that is not the CPU (``meta`` stands in for ``cuda`` on a machine without one), and
 every job that loads a checkpoint must still restore the modules and hand torch CPU byte
 tensors as RNG states.
 """

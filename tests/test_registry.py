@@ -11,7 +11,7 @@ from torch import nn
 import e2eaug.models  # noqa: F401  (registers the built-in models)
 from e2eaug.config import ComponentConfig, ConfigError, from_dict
 from e2eaug.models import ArchitectureParams, is_searchable
-from e2eaug.registry import DISCRIMINATORS, GENERATORS, SEGMENTERS, build
+from e2eaug.registry import DISCRIMINATORS, GENERATORS, SEGMENTERS
 
 
 @SEGMENTERS.register("test_tiny_segmenter")
@@ -39,7 +39,7 @@ def test_builtin_names_are_registered():
 def test_user_model_builds_from_config_dict():
     data = {"name": "test_tiny_segmenter", "kwargs": {"num_classes": 2, "width": 3}}
     config = from_dict(ComponentConfig, data)
-    model = build(SEGMENTERS, config.name, **config.kwargs)
+    model = SEGMENTERS.build(config.name, **config.kwargs)
     assert isinstance(model, TinySegmenter)
     assert model(torch.rand(2, 3, 16, 16)).shape == (2, 2, 16, 16)
 
@@ -47,19 +47,19 @@ def test_user_model_builds_from_config_dict():
 def test_builtin_model_builds_from_config_dict():
     data = {"name": "unet", "kwargs": {"depth": 2, "base_width": 4, "norm": "group"}}
     config = from_dict(ComponentConfig, data)
-    model = build(SEGMENTERS, config.name, **config.kwargs)
+    model = SEGMENTERS.build(config.name, **config.kwargs)
     assert model(torch.rand(1, 3, 16, 16)).shape == (1, 1, 16, 16)
 
 
 def test_unknown_name_lists_known_names():
     message = "unknown segmenter 'unet3d'; known segmenters: .*deeplabv3.*unet"
     with pytest.raises(KeyError, match=message):
-        build(SEGMENTERS, "unet3d")
+        SEGMENTERS.build("unet3d")
 
 
 def test_positional_or_unknown_kwargs_fail():
     with pytest.raises(ConfigError, match="cannot build segmenter 'unet'"):
-        build(SEGMENTERS, "unet", kernel=3)
+        SEGMENTERS.build("unet", kernel=3)
     with pytest.raises(TypeError):
         e2eaug.models.UNet(3, 1)
 
@@ -141,4 +141,4 @@ def test_smp_without_its_extra_says_how_to_install(monkeypatch):
 
     monkeypatch.setattr(importlib, "import_module", missing)
     with pytest.raises(ValueError, match=r"segmenter 'smp' needs segmentation_models_pytorch: pip install 'e2eaug\[smp\]'"):
-        build(SEGMENTERS, "smp", in_channels=3)
+        SEGMENTERS.build("smp", in_channels=3)

@@ -1,7 +1,5 @@
-"""Issue 13: diverging runs stop, failed commands leave nothing behind, every error is one line.
-
-One section per item of the issue; ``docs/errors.md`` names the test behind each message.
-"""
+"""Reliability: diverging runs stop, failed commands leave nothing behind, every error is one
+line; ``docs/errors.md`` names the test behind each message."""
 
 from __future__ import annotations
 
@@ -61,10 +59,10 @@ def _files(run: RunDir):
     return {p.name: p.read_bytes() for p in sorted(run.path.iterdir())}
 
 
-# ----------------------------------------------------------------------------- 1. divergence
+# ----------------------------------------------------------------------------- divergence
 
 
-def test_1_nonfinite_steps_are_skipped_then_stop_the_run(tiny_yaml, tmp_path, capsys, monkeypatch):
+def test_nonfinite_steps_are_skipped_then_stop_the_run(tiny_yaml, tmp_path, capsys, monkeypatch):
     """From step 3 the segmentation loss is NaN: its updates are skipped with a warning, three in
     a row stop the run (exit 2), the checkpoints keep the step-2 weights, JSON says null."""
     original = SegmentationProblem.training_step
@@ -91,7 +89,7 @@ def test_1_nonfinite_steps_are_skipped_then_stop_the_run(tiny_yaml, tmp_path, ca
         assert torch.equal(last["problems"][names.SEG]["module"][key], value), key  # no update since step 2
 
 
-def test_1_a_diverging_learning_rate_stops_with_one_error_and_strict_json(tiny_yaml, tmp_path, capsys):
+def test_a_diverging_learning_rate_stops_with_one_error_and_strict_json(tiny_yaml, tmp_path, capsys):
     sets = ["seg.optimizer.name=sgd", "seg.optimizer.lr=1000", "engine.train_iters=40", "engine.max_bad_steps=3"]
     assert main(["run", "--config", str(tiny_yaml), *[w for s in sets for w in ("--set", s)]]) == 2
     assert "e2eaug: error: training diverged" in _error_line(capsys)
@@ -104,7 +102,7 @@ def test_1_a_diverging_learning_rate_stops_with_one_error_and_strict_json(tiny_y
                 run.load_checkpoint(which)  # refuses non-finite values
 
 
-def test_1_weights_that_become_nonfinite_are_never_checkpointed(tiny_yaml, tmp_path, capsys, monkeypatch):
+def test_weights_that_become_nonfinite_are_never_checkpointed(tiny_yaml, tmp_path, capsys, monkeypatch):
     """An update with finite gradients can still overflow the weights: the run stops at the
     validation instead of writing them."""
     train_step = E2EAugEngine.train_step
@@ -121,7 +119,7 @@ def test_1_weights_that_become_nonfinite_are_never_checkpointed(tiny_yaml, tmp_p
     assert _runs(tmp_path) == []
 
 
-def test_1_pretraining_that_diverges_stops_before_the_first_step(tiny_yaml, tmp_path, capsys, monkeypatch):
+def test_pretraining_that_diverges_stops_before_the_first_step(tiny_yaml, tmp_path, capsys, monkeypatch):
     def diverging_pretrain(self, steps, progress=True):
         with torch.no_grad():
             next(self.module.parameters()).fill_(float("inf"))
@@ -133,7 +131,7 @@ def test_1_pretraining_that_diverges_stops_before_the_first_step(tiny_yaml, tmp_
     assert _runs(tmp_path) == []
 
 
-def test_1_generate_derive_and_evaluate_refuse_nonfinite_weights(tiny_yaml, tmp_path, capsys):
+def test_generate_derive_and_evaluate_refuse_nonfinite_weights(tiny_yaml, tmp_path, capsys):
     run = _trained(tiny_yaml, tmp_path)
     state = torch.load(run.checkpoint_path("best"), weights_only=True)
     alpha = state["problems"][names.ARCH]["module"]
@@ -147,10 +145,10 @@ def test_1_generate_derive_and_evaluate_refuse_nonfinite_weights(tiny_yaml, tmp_
     assert not (tmp_path / "gen").exists() and not run.genotype_path.exists() and not run.results_path.exists()
 
 
-# ----------------------------------------------------------------------------- 2. failed resume
+# ----------------------------------------------------------------------------- failed resume
 
 
-def test_2_a_failed_resume_leaves_the_run_as_it_was(tiny_yaml, tmp_path, capsys):
+def test_a_failed_resume_leaves_the_run_as_it_was(tiny_yaml, tmp_path, capsys):
     run = _trained(tiny_yaml, tmp_path)
     before = _files(run)
     capsys.readouterr()
@@ -165,10 +163,10 @@ def test_2_a_failed_resume_leaves_the_run_as_it_was(tiny_yaml, tmp_path, capsys)
     assert main(["evaluate", "--run", str(run.path)]) == 0
 
 
-# ----------------------------------------------------------------------------- 3. orphans, --resume
+# ----------------------------------------------------------------------------- orphans, --resume
 
 
-def test_3_failed_starts_leave_no_folder(tiny_yaml, tmp_path, capsys, monkeypatch):
+def test_failed_starts_leave_no_folder(tiny_yaml, tmp_path, capsys, monkeypatch):
     for bad, message in (
         ("data.source=folder", "data.root must name a folder when data.source is 'folder'"),
         ("seg.segmenter.kwargs.norm=foo", "unknown norm 'foo'"),
@@ -187,7 +185,7 @@ def test_3_failed_starts_leave_no_folder(tiny_yaml, tmp_path, capsys, monkeypatc
     assert "no run named 'tiny' with a last.pt under" in _error_line(capsys)
 
 
-def test_3_a_run_killed_after_its_first_checkpoint_resumes_from_the_newest_folder_with_last_pt(tiny_yaml, tmp_path):
+def test_a_run_killed_after_its_first_checkpoint_resumes_from_the_newest_folder_with_last_pt(tiny_yaml, tmp_path):
     command = [sys.executable, "-m", "e2eaug", "train", "--config", str(tiny_yaml), "--set", "engine.train_iters=1000"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
@@ -207,7 +205,7 @@ def test_3_a_run_killed_after_its_first_checkpoint_resumes_from_the_newest_folde
     assert not (orphan / "metrics.jsonl").exists()
 
 
-# ----------------------------------------------------------------------------- 4. meaningless values
+# ----------------------------------------------------------------------------- meaningless values
 
 
 @pytest.mark.parametrize(
@@ -222,14 +220,14 @@ def test_3_a_run_killed_after_its_first_checkpoint_resumes_from_the_newest_folde
         ("engine.max_bad_steps=0", "engine.max_bad_steps must be >= 1, got 0"),
     ],
 )
-def test_4_meaningless_values_are_refused_naming_the_key(tiny_yaml, tmp_path, capsys, override, named):
+def test_meaningless_values_are_refused_naming_the_key(tiny_yaml, tmp_path, capsys, override, named):
     assert main(["train", "--config", str(tiny_yaml), "--set", override]) == 2
     assert named in _error_line(capsys)
     assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize("n", [-5, 0, 100_001])
-def test_4_generate_refuses_a_count_out_of_range(tiny_yaml, tmp_path, capsys, n):
+def test_generate_refuses_a_count_out_of_range(tiny_yaml, tmp_path, capsys, n):
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.yaml").write_text(tiny_yaml.read_text())
@@ -238,7 +236,7 @@ def test_4_generate_refuses_a_count_out_of_range(tiny_yaml, tmp_path, capsys, n)
     assert not (tmp_path / "gen").exists()
 
 
-# ----------------------------------------------------------------------------- 5. one line, not a traceback
+# ----------------------------------------------------------------------------- one line, not a traceback
 
 
 @pytest.mark.parametrize(
@@ -250,13 +248,13 @@ def test_4_generate_refuses_a_count_out_of_range(tiny_yaml, tmp_path, capsys, n)
         ("seg.segmenter.kwargs.depth=two", "cannot build segmenter 'unet'"),
     ],
 )
-def test_5_bad_overrides_are_one_line(tiny_yaml, tmp_path, capsys, override, message):
+def test_bad_overrides_are_one_line(tiny_yaml, tmp_path, capsys, override, message):
     assert main(["train", "--config", str(tiny_yaml), "--set", override]) == 2
     assert message in _error_line(capsys)
     assert _runs(tmp_path) == []
 
 
-def test_5_a_checkpoint_that_does_not_fit_is_one_line(tiny_yaml, tmp_path, capsys):
+def test_a_checkpoint_that_does_not_fit_is_one_line(tiny_yaml, tmp_path, capsys):
     run = _trained(tiny_yaml, tmp_path)
     config = yaml.safe_load(run.config_path.read_text())
     config["seg"]["segmenter"]["kwargs"]["base_width"] = 8
@@ -267,7 +265,7 @@ def test_5_a_checkpoint_that_does_not_fit_is_one_line(tiny_yaml, tmp_path, capsy
     assert "best.pt does not fit this config: Error(s) in loading state_dict for UNet: size mismatch" in line
 
 
-def test_5_an_unwritable_or_full_output_folder_is_one_line_and_leaves_nothing(tiny_yaml, tmp_path, capsys, monkeypatch):
+def test_an_unwritable_or_full_output_folder_is_one_line_and_leaves_nothing(tiny_yaml, tmp_path, capsys, monkeypatch):
     (tmp_path / "a_file").write_text("")
     assert main(["train", "--config", str(tiny_yaml), "--set", f"out_dir={tmp_path / 'a_file' / 'runs'}"]) == 2
     assert "Not a directory: " in _error_line(capsys)
@@ -282,7 +280,7 @@ def test_5_an_unwritable_or_full_output_folder_is_one_line_and_leaves_nothing(ti
     assert _runs(tmp_path) == []  # no orphan folder, no half-written file
 
 
-def test_5_ctrl_c_says_how_to_continue(tiny_yaml, tmp_path, capsys, monkeypatch):
+def test_ctrl_c_says_how_to_continue(tiny_yaml, tmp_path, capsys, monkeypatch):
     train_step = E2EAugEngine.train_step
 
     def ctrl_c_at_step_3(self):
@@ -302,7 +300,7 @@ def test_5_ctrl_c_says_how_to_continue(tiny_yaml, tmp_path, capsys, monkeypatch)
     assert [r["step"] for r in RunDir(path).read_metrics()] == [2, 4]
 
 
-# ----------------------------------------------------------------------------- 6. data
+# ----------------------------------------------------------------------------- data
 
 
 def _write(path: Path, array: np.ndarray) -> None:
@@ -310,7 +308,7 @@ def _write(path: Path, array: np.ndarray) -> None:
     Image.fromarray(array).save(path)
 
 
-def test_6_folder_data_scales_by_the_sets_bit_depth_and_checks_sizes(tmp_path):
+def test_folder_data_scales_by_the_sets_bit_depth_and_checks_sizes(tmp_path):
     root = tmp_path / "xray"
     mask = np.zeros((8, 8), np.uint8)
     mask[2:6, 2:6] = 255
@@ -333,10 +331,10 @@ def test_6_folder_data_scales_by_the_sets_bit_depth_and_checks_sizes(tmp_path):
         load_folder(tiny, size=16)
 
 
-# ----------------------------------------------------------------------------- 7. file modes, stray temp files
+# ----------------------------------------------------------------------------- file modes, stray temp files
 
 
-def test_7_written_files_follow_the_umask_and_stray_temp_files_go(tmp_path):
+def test_written_files_follow_the_umask_and_stray_temp_files_go(tmp_path):
     old = os.umask(0o027)
     try:
         assert atomic_write_text(tmp_path / "x.txt", "x").stat().st_mode & 0o777 == 0o640
@@ -353,10 +351,10 @@ def test_7_written_files_follow_the_umask_and_stray_temp_files_go(tmp_path):
     assert not stray.exists()
 
 
-# ----------------------------------------------------------------------------- 8. plugins
+# ----------------------------------------------------------------------------- plugins
 
 
-def test_8_plugins_named_by_a_run_folder_need_trust_plugins(tiny_yaml, tmp_path, capsys, monkeypatch):
+def test_plugins_named_by_a_run_folder_need_trust_plugins(tiny_yaml, tmp_path, capsys, monkeypatch):
     marker = tmp_path / "plugin_ran"
     (tmp_path / "marking_plugin.py").write_text(f"open({str(marker)!r}, 'a').write('ran\\n')\n")
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -81,7 +81,7 @@ def cell_state(cell: Cell) -> str:
         saved = read_yaml(run.config_path)
         same = list(saved.get("plugins") or []) == cell.config.plugins
         same = same and to_dict(config_from_dict(saved)) == to_dict(cell.config)
-    except ConfigError:  # a key or value this version no longer reads
+    except ConfigError:  # a key or value this version does not read
         same = False
     if not same:
         return "conflict"
