@@ -15,6 +15,11 @@ from e2eaug import __version__
 DEFAULT_CONFIG = "skin_synthetic"  # = e2eaug.run_config.DEFAULT_PRESET (not imported: fast --help)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is (as Ctrl-C raises ``KeyboardInterrupt``) with the
+    message ``terminated``, so that a run cleans up the same way (``RunDir.session``)."""
+
+
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config",
@@ -328,7 +333,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     from e2eaug import distributed
     from e2eaug.config import ConfigError
     from e2eaug.engines import TrainingDiverged
-    from e2eaug.jobs import Terminated
     from e2eaug.rundir import CheckpointError
 
     def terminate(signum: int, frame: object) -> None:

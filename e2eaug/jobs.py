@@ -24,11 +24,6 @@ from e2eaug.tracking import write_test_scores
 from e2eaug.utils import atomic_write, atomic_write_text, csv_text, first_lines, json_text
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the process is (as Ctrl-C raises ``KeyboardInterrupt``), so that a
-    run cleans up the same way: a new folder without a checkpoint is removed."""
-
-
 def _engine(cfg: Any):
     """The engine and data of ``cfg``; with ``engine.strategy: distributed`` this process first
     joins torchrun's process group and trains on its rank's device."""
@@ -94,11 +89,11 @@ def train(
 
     Nothing is written before the config and the data have built an engine and, with
     ``resume``, ``run``'s ``last.pt`` has loaded into it (a learning rate the resumed config
-    changes then replaces the checkpoint's); the run then drops metric lines
-    written after that checkpoint and temporary files a killed process left. A new folder
-    is removed again when training stops before its first checkpoint. Ctrl-C (and SIGTERM, as
-    :class:`Terminated`) is re-raised with a message that says how to continue. In a run of several processes
-    only rank 0 writes (and returns the folder); the other ranks return ``None`` for it.
+    changes then replaces the checkpoint's); the folder, locked meanwhile, then runs the
+    session (:meth:`RunDir.session`: records after the checkpoint dropped, a new folder removed
+    again if training stops before its first checkpoint, Ctrl-C and SIGTERM re-raised saying
+    how to continue). In a run of several processes only rank 0 writes (and returns the
+    folder); the other ranks return ``None`` for it.
     """
     engine, _ = _engine(cfg)
     with contextlib.ExitStack() as held:
@@ -114,32 +109,14 @@ def train(
             run = RunDir.create(cfg.out_dir, cfg.name)
             held.enter_context(run.lock())
             print(f"run folder: {run.path}")
-        return run, _train_into(engine, cfg, run, new, resume)
-
-
-def _train_into(engine: Any, cfg: Any, run: RunDir, new: bool, resume: bool) -> Dict[str, Any]:
-    """Train ``engine`` into the locked folder ``run``; a new one is removed again when training
-    stops before its first checkpoint."""
-    engine.run_dir = run
-    try:
-        if resume:
-            run.remove_temp_files()
-            run.truncate_records(engine.global_step)
+        elif resume:
             print(f"resuming {run.path} from step {engine.global_step}")
-        run.write_config(cfg)
-        run.record_session(session_info(engine.device, engine.global_step))
-        best = engine.run()  # the engine saved last.pt (and best.pt) at its final validation
-        write_figures(run, engine)
-    except BaseException as err:
-        kept = run.checkpoint_path("last").is_file()
-        if new and not kept:
-            run.remove()
-        if isinstance(err, KeyboardInterrupt):
-            hint = f"continue with e2eaug run --resume {run.path}" if kept else "no checkpoint was kept"
-            what = "terminated" if isinstance(err, Terminated) else "interrupted"
-            raise type(err)(f"{what}; {hint}") from err
-        raise
-    return best
+        engine.run_dir = run
+        info = session_info(engine.device, engine.global_step)
+        with run.session(cfg, info, new, engine.global_step if resume else None):
+            best = engine.run()  # the engine saved last.pt (and best.pt) at its final validation
+            write_figures(run, engine)
+        return run, best
 
 
 def write_figures(run: RunDir, engine: Any) -> None:

@@ -100,6 +100,32 @@ class RunDir:
         finally:
             os.close(fd)
 
+    @contextlib.contextmanager
+    def session(self, cfg: Any, info: Dict[str, Any], new: bool, resume_step: Optional[int] = None) -> Iterator[None]:
+        """One training session's life in the folder (hold :meth:`lock` around it).
+
+        Before the body: a resumed session (``resume_step``) drops the records written after
+        that step and the temporary files a killed process left; every session writes the
+        config and adds ``info`` to ``run_info.json``. If the body raises, a ``new`` folder
+        without a ``last.pt`` is removed, and Ctrl-C (``KeyboardInterrupt``, whose message
+        names the signal when it is not one) is raised again saying how to continue.
+        """
+        try:
+            if resume_step is not None:
+                self.remove_temp_files()
+                self.truncate_records(resume_step)
+            self.write_config(cfg)
+            self.record_session(info)
+            yield
+        except BaseException as err:
+            kept = self.checkpoint_path("last").is_file()
+            if new and not kept:
+                self.remove()
+            if isinstance(err, KeyboardInterrupt):
+                hint = f"continue with e2eaug run --resume {self.path}" if kept else "no checkpoint was kept"
+                raise type(err)(f"{str(err) or 'interrupted'}; {hint}") from err
+            raise
+
     def remove(self) -> None:
         """Delete the folder (a new run that stopped before its first checkpoint)."""
         shutil.rmtree(self.path, ignore_errors=True)

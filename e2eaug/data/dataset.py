@@ -70,9 +70,10 @@ class PairDataset(torch.utils.data.Dataset):
         return self.images[index], self.masks[index]
 
     def subset(self, indices: Sequence[int]) -> "PairDataset":
-        """The pairs at ``indices`` (in that order)."""
+        """The pairs at ``indices`` (in that order), without checking them again."""
         idx = torch.as_tensor([int(i) for i in indices], dtype=torch.long)
         if len(idx) and (idx.min() < -len(self) or idx.max() >= len(self)):
             raise IndexError(f"subset indices must lie in [0, {len(self)}), got {idx.min()}..{idx.max()}")
-        names = [self.names[i] for i in idx.tolist()]
-        return PairDataset(self.images[idx], self.masks[idx], names)
+        part = PairDataset.__new__(PairDataset)  # its pairs were checked once, when this one was built
+        part.images, part.masks, part.names = self.images[idx], self.masks[idx], [self.names[i] for i in idx.tolist()]
+        return part

@@ -4,11 +4,11 @@
 mean +- std over seeds per augmenter (best mean in bold), and compares the method with the best
 baseline of the group. The best baseline is the one with the highest mean *validation* Dice,
 so nothing is chosen on a test set. Every label whose augmenter class says it is the method
-(``is_method``: ``e2eaug``, its variants, a plug-in subclass) is compared with it. The comparison is a Wilcoxon signed-rank test (two-sided)
-on per-image scores paired by (seed, image): both runs of a seed saw the same training pairs
-and are scored on the same test images. Those pairs are not independent across seeds (the
-same image appears once per seed), so the p-value is optimistic; the per-seed wins are given
-beside it.
+(``is_method``: ``e2eaug``, its variants, a plug-in subclass) is compared with it. The
+comparison is a Wilcoxon signed-rank test (two-sided) on per-image scores paired by (seed,
+image): both runs of a seed saw the same training pairs and are scored on the same test
+images. Those pairs are not independent across seeds (the same image appears once per seed),
+so the p-value is optimistic; the per-seed wins are given beside it.
 """
 
 from __future__ import annotations

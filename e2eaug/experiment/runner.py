@@ -54,7 +54,9 @@ def runner_lock(folder: Path) -> Iterator[None]:
     def busy() -> ExperimentLocked:
         owner = _lock_owner(path)
         holder = f"host {owner[0]}, pid {owner[1]}" if owner else "starting"
-        return ExperimentLocked(f"{folder}: another runner ({holder}) is working on this experiment; wait for it or stop it")
+        return ExperimentLocked(
+            f"{folder}: another runner ({holder}) is working on this experiment; wait for it or stop it"
+        )
 
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
