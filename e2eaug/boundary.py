@@ -2,7 +2,9 @@
 Dice (NSD; Nikolov et al. 2021, "Clinically applicable segmentation of head and neck anatomy
 for radiotherapy"), computed by MONAI.
 
-Both are in pixels of the evaluated images (the run's ``data.image_size``), with unit spacing.
+Both are in pixels of the masks they compare (at the training size, or at each image's own
+size for test sets read from files: :func:`e2eaug.evaluation.evaluate_segmenter`), with unit
+spacing.
 A mask's boundary is its foreground pixels with a background 4-neighbour (pixels on the image
 border count as boundary), as MONAI finds it. HD95 is the larger of the two directed 95th
 percentiles of boundary-to-boundary distances; NSD is the fraction of both boundaries lying

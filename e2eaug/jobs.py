@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -116,7 +117,18 @@ def train(
         with run.session(cfg, info, new, engine.global_step if resume else None):
             best = engine.run()  # the engine saved last.pt (and best.pt) at its final validation
             write_figures(run, engine)
+        if collapsed(run):
+            warnings.warn(
+                f"{run.path}: no validation predicted a foreground pixel: the segmenter collapsed to "
+                "background, and its scores say nothing of the augmenter (seg.loss=bce_dice also trains on Dice)"
+            )
         return run, best
+
+
+def collapsed(run: RunDir) -> bool:
+    """Whether every validation of ``run`` so far predicted background everywhere."""
+    records = run.read_metrics()
+    return bool(records) and all(r.get("val_foreground", 1.0) == 0 for r in records)
 
 
 def write_figures(run: RunDir, engine: Any) -> None:
@@ -156,18 +168,23 @@ def evaluate(
     ``extra_tests`` are folder test sets evaluated beside the config's (``evaluate --test``),
     read as :func:`~e2eaug.data.build.load_test_sets` reads ``data.extra_tests``, before
     anything is written. ``nsd_tolerance`` is in pixels (``None``: 2, :mod:`e2eaug.boundary`).
+    Folder sets are scored at each image's own size (``scored_at: own size``); synthetic ones,
+    made at the training size, there.
     """
     cfg, engine, data = load_run(run, which, trust_plugins)
     sets = dict(data.tests)
     sets.update(load_test_sets(cfg.data, extra_tests or [], data.channels, list(sets), "--test"))
     seg = getattr(engine, names.SEG)
     tests = {
-        name: evaluate_segmenter(seg.module, ds, seg.device, per_image=True, boundary=True, nsd_tolerance=nsd_tolerance)
+        name: evaluate_segmenter(
+            seg.module, ds, seg.device, per_image=True, boundary=True, nsd_tolerance=nsd_tolerance, own_size=True
+        )
         for name, ds in sets.items()
     }
     rows = [{"test_set": name, **row} for name, r in tests.items() for row in r.pop("per_image")]
     atomic_write_text(run.per_image_file(which), csv_text(list(rows[0]), (row.values() for row in rows)))
-    results = {"checkpoint": which, "step": engine.global_step, "best_val": engine.best, "tests": tests}
+    results = {"checkpoint": which, "step": engine.global_step, "best_val": engine.best,
+               "val_collapsed": collapsed(run), "tests": tests}
     atomic_write_text(run.results_file(which), json_text(results, indent=2) + "\n")
     if cfg.engine.tensorboard:
         write_test_scores(run, results)
@@ -175,16 +192,19 @@ def evaluate(
 
 
 def format_results(results: Dict[str, Any]) -> str:
-    """A plain-text table of test results (HD95 in pixels, NSD at its tolerance, when present)."""
+    """A plain-text table of test results (HD95 in pixels of the size each set was scored at,
+    NSD at its tolerance, when present)."""
     tests = results["tests"]
     boundary = all("hd95" in r for r in tests.values())
     lines = [f"{'test set':<16}{'n':>6}{'Dice':>10}{'Jaccard':>10}"]
     if boundary:
         tolerance = next(iter(tests.values()))["nsd_tolerance"]
         lines[0] += f"{'HD95':>10}{f'NSD@{tolerance:g}':>10}"
+    lines[0] += "  scored at"
     for name, r in tests.items():
         line = f"{name:<16}{r['n']:>6}{r['dice']:>10.4f}{r['jaccard']:>10.4f}"
-        lines.append(line + (f"{r['hd95']:>10.2f}{r['nsd']:>10.4f}" if boundary else ""))
+        line += f"{r['hd95']:>10.2f}{r['nsd']:>10.4f}" if boundary else ""
+        lines.append(f"{line}  {r.get('scored_at', '')}")
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Dict, Tuple
 
 import torch
+import torch.nn.functional as F
 
 #: Probability above which a pixel is foreground, in evaluation, export and prediction.
 THRESHOLD = 0.5
@@ -24,6 +25,13 @@ def binarize(x: torch.Tensor, threshold: float = THRESHOLD, from_logits: bool = 
     if from_logits:
         return (x > torch.logit(torch.tensor(threshold, dtype=torch.float64)).item()).float()
     return (x > threshold).float()
+
+
+def at_size(probability: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """A probability map ``[1, h, w]`` resized bilinear (``align_corners=False``) to ``height x
+    width`` and thresholded at :data:`THRESHOLD`: a bool ``[height, width]`` mask."""
+    full = F.interpolate(probability[None], size=(height, width), mode="bilinear", align_corners=False)
+    return full[0, 0] > THRESHOLD
 
 
 def binary_pair(pred: torch.Tensor, target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

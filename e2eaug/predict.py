@@ -7,13 +7,12 @@ from typing import List, Tuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from scipy.ndimage import binary_erosion
 
 from e2eaug.data.folder import HIGH_BIT_MODES, open_image, read_images
 from e2eaug.jobs import load_run
-from e2eaug.metrics import THRESHOLD
+from e2eaug.metrics import at_size
 from e2eaug.problems import names
 from e2eaug.rundir import RunDir
 from e2eaug.utils import atomic_write
@@ -45,16 +44,15 @@ def predict_masks(model: torch.nn.Module, images: torch.Tensor, sizes: List[Tupl
                   batch_size: int = 16) -> List[np.ndarray]:
     """Binary masks (bool ``[height, width]``) of ``images [N, C, h, w]`` at each (width, height).
 
-    The sigmoid probability is resized bilinear (``align_corners=False``) from the model's
-    size to the image's, then thresholded at :data:`~e2eaug.metrics.THRESHOLD`.
+    The sigmoid probability is resized to the image's size and thresholded
+    (:func:`~e2eaug.metrics.at_size`).
     """
     model.eval()
     masks = []
     for start in range(0, len(images), batch_size):
         probs = torch.sigmoid(model(images[start : start + batch_size].to(device))).cpu()
         for prob, (width, height) in zip(probs, sizes[start : start + batch_size]):
-            full = F.interpolate(prob[None], size=(height, width), mode="bilinear", align_corners=False)
-            masks.append((full[0, 0] > THRESHOLD).numpy())
+            masks.append(at_size(prob, height, width).numpy())
     return masks
 
 

@@ -314,6 +314,7 @@ class E2EAugEngine(Engine):
             "val_dice": stats["dice"],
             "val_jaccard": stats["jaccard"],
             "val_loss": stats["loss"],
+            "val_foreground": stats["foreground"],
             "train_loss": {p.name: p.last_loss for p in self.problems},
             "seg_lr": getattr(self, names.SEG).optimizer.param_groups[0]["lr"],
             "elapsed_s": round(elapsed, 2),

@@ -80,7 +80,7 @@ def test_grid_reports_and_resumption(tmp_path, capsys):
     per_image = [sorted(r["image"] for r in csv.DictReader(open(folder / c.label / "per_image.csv"))) for c in cells]
     assert all(images == per_image[0] for images in per_image)
     md = (folder / "results.md").read_text()
-    assert "| HD95 (px) | NSD |" in md
+    assert "| HD95 (px) | NSD |" in md and "test set `test` (scored at own size)" in md  # folder data
     assert "| e2eaug | 2 |" in md and "Wilcoxon signed-rank p =" in md and "`e2eaug` vs `none` (best baseline by validation)" in md
     assert (folder / "figure_toy_unet_test.png").stat().st_size > 0
     assert yaml.safe_load((folder / "experiment.yaml").read_text())["name"] == "tiny"

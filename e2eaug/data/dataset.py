@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601 weights, as PIL's RGB -> L
@@ -28,6 +29,8 @@ class PairDataset(torch.utils.data.Dataset):
         images: image tensor (C = 1 or 3).
         masks: mask tensor, same N, H, W; any dtype holding only 0 and 1.
         names: one name per pair (file stems or synthetic ids); default ``pair_00000``, ...
+        native_masks: each mask at its image's own size (bool ``[height, width]``), for pairs
+            read from files at another size; ``None`` when the pairs are at their own size.
 
     Raises:
         ValueError: shapes that do not agree, values out of range, or a wrong number of names.
@@ -38,6 +41,7 @@ class PairDataset(torch.utils.data.Dataset):
         images: torch.Tensor,
         masks: torch.Tensor,
         names: Optional[List[str]] = None,
+        native_masks: Optional[List[np.ndarray]] = None,
     ) -> None:
         if images.dim() != 4 or images.shape[1] not in (1, 3):
             raise ValueError(f"images must be [N, 1|3, H, W], got shape {list(images.shape)}")
@@ -57,6 +61,9 @@ class PairDataset(torch.utils.data.Dataset):
         self.names = list(names) if names is not None else [f"pair_{i:05d}" for i in range(len(images))]
         if len(self.names) != len(self.images):
             raise ValueError(f"{len(self.names)} names for {len(self.images)} pairs")
+        if native_masks is not None and len(native_masks) != len(self.images):
+            raise ValueError(f"{len(native_masks)} native masks for {len(self.images)} pairs")
+        self.native_masks = native_masks
 
     @property
     def channels(self) -> int:
@@ -75,5 +82,7 @@ class PairDataset(torch.utils.data.Dataset):
         if len(idx) and (idx.min() < -len(self) or idx.max() >= len(self)):
             raise IndexError(f"subset indices must lie in [0, {len(self)}), got {idx.min()}..{idx.max()}")
         part = PairDataset.__new__(PairDataset)  # its pairs were checked once, when this one was built
-        part.images, part.masks, part.names = self.images[idx], self.masks[idx], [self.names[i] for i in idx.tolist()]
+        rows = idx.tolist()
+        part.images, part.masks, part.names = self.images[idx], self.masks[idx], [self.names[i] for i in rows]
+        part.native_masks = None if self.native_masks is None else [self.native_masks[i] for i in rows]
         return part

@@ -18,7 +18,8 @@ Layouts (:data:`LAYOUTS`; files with extensions in :data:`EXTENSIONS`, other fil
 - ``kvasir``: Kvasir-SEG, ``images/<stem>.jpg`` and ``masks/<stem>.jpg``.
 
 Images are resized bicubic; images smaller than the training size are upscaled with one
-warning that counts them. 8-bit images are scaled by 255; 16/32-bit ones by ``2**bits - 1``,
+warning that counts them. Each mask is also kept at its own size (``native_masks``), where
+``evaluate`` scores predictions. 8-bit images are scaled by 255; 16/32-bit ones by ``2**bits - 1``,
 the same for the whole folder: ``bit_depth`` bits, or else the smallest bit depth holding the
 folder's largest value (12-bit radiographs in 16-bit files use 4095), said in a warning. A
 mask must have its image's size. Masks are resized nearest-neighbour, then binarised: > 127
@@ -228,10 +229,8 @@ def _to_unit(images: List[_Image], root: Path, bit_depth: Optional[int]) -> np.n
     )
 
 
-def _read_mask(
-    path: Path, h: int, w: int, image: Path, image_size: Tuple[int, int]
-) -> Tuple[np.ndarray, bool]:
-    """Binary ``[h, w]`` mask resized nearest, and whether the file had more than two levels.
+def _read_mask(path: Path, image: Path, image_size: Tuple[int, int]) -> Tuple[np.ndarray, bool]:
+    """Binary mask at its own size (its image's), and whether the file had more than two levels.
 
     Raises:
         ValueError: the mask's size is not that of its ``image`` (``image_size``, width x height).
@@ -241,15 +240,19 @@ def _read_mask(
         (mw, mh), (iw, ih) = img.size, image_size
         raise ValueError(f"mask {path} is {mw}x{mh} but its image {image} is {iw}x{ih}")
     arr = np.asarray(img, dtype=np.float64) if img.mode in HIGH_BIT_MODES else np.asarray(img.convert("L"))
-    rows = np.minimum((np.arange(h) + 0.5) * arr.shape[0] / h, arr.shape[0] - 1).astype(int)
-    cols = np.minimum((np.arange(w) + 0.5) * arr.shape[1] / w, arr.shape[1] - 1).astype(int)
     if arr.dtype == np.uint8:
         levels = np.count_nonzero(np.bincount(arr.ravel(), minlength=256))
     else:
         levels = np.unique(arr).size
     peak = float(arr.max())
-    small = arr[rows][:, cols]
-    return small > (127 if peak > 127 else peak / 2), levels > 2
+    return arr > (127 if peak > 127 else peak / 2), levels > 2
+
+
+def _nearest(mask: np.ndarray, h: int, w: int) -> np.ndarray:
+    """``mask`` resized to ``h x w`` by nearest neighbour (the pixel under each output centre)."""
+    rows = np.minimum((np.arange(h) + 0.5) * mask.shape[0] / h, mask.shape[0] - 1).astype(int)
+    cols = np.minimum((np.arange(w) + 0.5) * mask.shape[1] / w, mask.shape[1] - 1).astype(int)
+    return mask[rows][:, cols]
 
 
 def _hw(size: Size) -> Tuple[int, int]:
@@ -347,16 +350,18 @@ def load_folder(
     if channels is None:
         spread = (images[:, 0] - images[:, 1]).abs().mean() + (images[:, 1] - images[:, 2]).abs().mean()
         channels = 3 if float(spread) > 1.0 / 255.0 else 1
-    masks, grey = np.zeros((len(pairs), 1, h, w), dtype=np.float32), 0
+    masks, native, grey = np.zeros((len(pairs), 1, h, w), dtype=np.float32), [], 0
     for i, pair in enumerate(pairs):
-        union, multi = np.zeros((h, w), dtype=bool), False
+        union, multi = np.zeros(sizes[i][::-1], dtype=bool), False
         for path in pair.masks:
-            part, many = _read_mask(path, h, w, pair.image, sizes[i])
+            part, many = _read_mask(path, pair.image, sizes[i])
             union |= part
             multi |= many
-        masks[i, 0], grey = union, grey + multi
+        masks[i, 0], grey = _nearest(union, h, w), grey + multi
+        native.append(union)
     if grey:
         warnings.warn(
             f"{root}: {grey} of {len(pairs)} masks had more than two grey levels and were binarised"
         )
-    return PairDataset(to_channels(images, channels), torch.from_numpy(masks), [p.stem for p in pairs])
+    images = to_channels(images, channels)
+    return PairDataset(images, torch.from_numpy(masks), [p.stem for p in pairs], native_masks=native)

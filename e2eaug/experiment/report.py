@@ -42,7 +42,7 @@ def run_rows(run: RunDir, labels: Dict[str, Any]) -> List[Dict[str, Any]]:
     results = json.loads(run.results_path.read_text(encoding="utf-8"))
     return [
         {**labels, "test_set": name, "n_images": r["n"], **{m: r.get(m) for m in SCORES},
-         "val_dice": results["best_val"]["dice"]}
+         "val_dice": results["best_val"]["dice"], "scored_at": r.get("scored_at", "the training size")}
         for name, r in results["tests"].items()
     ]
 
@@ -122,7 +122,9 @@ def markdown(spec: ExperimentSpec, rows: List[Dict[str, Any]], runs: Dict[str, R
             by_aug[r["augmenter"]].append(r)
         means = {a: statistics.fmean(r[metric] for r in rs) for a, rs in by_aug.items()}
         best = max(means, key=means.get)
-        lines += [f"## {data}, {size} px, {n} training pairs, {segmenter}, test set `{test_set}`", "",
+        scored = ", ".join(sorted({str(r["scored_at"]) for r in group}))
+        heading = f"## {data}, {size} px, {n} training pairs, {segmenter}, test set `{test_set}`"
+        lines += [f"{heading} (scored at {scored})", "",
                   "| augmenter | seeds | Dice | Jaccard | HD95 (px) | NSD | val Dice |",
                   "|---|---:|---:|---:|---:|---:|---:|"]
         for aug in spec.augmenters:
