@@ -22,7 +22,9 @@ def _boundary_scores(pred: torch.Tensor, masks: torch.Tensor, tolerance: float) 
     return {"hd95": hd95_per_image(pred, masks), "nsd": nsd_per_image(pred, masks, tolerance)}
 
 
-def _own_size_scores(probability: torch.Tensor, mask: np.ndarray, boundary: bool, tolerance: float) -> Dict[str, float]:
+def _own_size_scores(
+    probability: torch.Tensor, mask: np.ndarray, boundary: bool, tolerance: float
+) -> Dict[str, torch.Tensor]:
     """One image's scores at its own size: ``probability [1, h, w]`` resized to ``mask``'s."""
     pred = at_size(probability, *mask.shape)[None, None].float()
     target = torch.from_numpy(mask)[None, None].float()
@@ -76,9 +78,9 @@ def evaluate_segmenter(
         masks = dataset.masks[start : start + batch_size].to(device)
         logits = model(images)
         loss_sum += segmentation_loss(logits, masks).item() * len(images)
-        foreground += binarize(logits).mean((1, 2, 3)).sum().item()
+        pred = binarize(logits)
+        foreground += pred.mean((1, 2, 3)).sum().item()
         if native is None:
-            pred = binarize(logits)
             batch = {"dice": dice_per_image(pred, masks), "jaccard": jaccard_per_image(pred, masks)}
             if boundary:
                 batch.update(_boundary_scores(pred, masks, tolerance))
