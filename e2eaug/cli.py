@@ -44,21 +44,9 @@ def _add_trust_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _changed_keys(a: dict, b: dict, prefix: str = "") -> List[str]:
-    """The dotted keys whose values differ between two nested mappings."""
-    keys = []
-    for key in sorted(set(a) | set(b), key=str):
-        x, y = a.get(key), b.get(key)
-        if isinstance(x, dict) and isinstance(y, dict):
-            keys += _changed_keys(x, y, f"{prefix}{key}.")
-        elif x != y:
-            keys.append(f"{prefix}{key}")
-    return keys
-
-
 def _cmd_train(args: argparse.Namespace, then_evaluate: bool) -> int:
     from e2eaug import jobs
-    from e2eaug.config import ConfigError, to_dict
+    from e2eaug.config import ConfigError, flatten, to_dict
     from e2eaug.run_config import load_config, read_run_config
     from e2eaug.rundir import RunDir
 
@@ -72,7 +60,8 @@ def _cmd_train(args: argparse.Namespace, then_evaluate: bool) -> int:
             run = RunDir.open(args.resume)
         cfg = read_run_config(run, args.overrides, trust_plugins=args.trust_plugins)
         if args.config is not None and args.resume != "latest":
-            changed = _changed_keys(to_dict(load_config(args.config, args.overrides)), to_dict(cfg))
+            given, saved = flatten(to_dict(load_config(args.config, args.overrides))), flatten(to_dict(cfg))
+            changed = sorted(key for key in given.keys() | saved.keys() if given.get(key) != saved.get(key))
             if changed:
                 raise ConfigError(
                     f"--config {args.config} differs from {run.config_path} at {', '.join(changed[:3])}"

@@ -92,7 +92,7 @@ class DataConfig:
 Limit = Tuple[Callable[[Any], bool], str]
 AT_LEAST_1: Limit = (lambda v: v >= 1, ">= 1")
 AT_LEAST_0: Limit = (lambda v: v >= 0, ">= 0")
-_FINITEAT_LEAST_0: Limit = (lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+FINITE_AT_LEAST_0: Limit = (lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
 FINITE_ABOVE_0: Limit = (lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
 
 #: ``key -> (test, what the value must be)``, checked wherever a config section has the key
@@ -101,7 +101,7 @@ FINITE_ABOVE_0: Limit = (lambda v: math.isfinite(v) and v > 0, "a finite number 
 #: its own ``limits`` class attribute (the hypergradient methods' ``alpha``, ``iterations``).
 LIMITS: Dict[str, Limit] = {
     "lr": FINITE_ABOVE_0,
-    "lam": _FINITEAT_LEAST_0,
+    "lam": FINITE_AT_LEAST_0,
     "batch_size": AT_LEAST_1,
     "pretrain_steps": AT_LEAST_0,
     "unroll_steps": AT_LEAST_1,
@@ -223,6 +223,17 @@ def from_dict(cls: Any, data: Dict[str, Any], prefix: str = "", ignored: Iterabl
         kwargs[name] = _coerce(value, hints[name], key)
         _check_limit(key, name, kwargs[name], limits)
     return cls(**kwargs)
+
+
+def flatten(tree: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    """``{"a.b": value}`` of a nested mapping (a config's ``to_dict``); an empty mapping is a value."""
+    out: Dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def to_dict(obj: Any) -> Any:

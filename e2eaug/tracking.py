@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional
 import torch
 import yaml
 
+from e2eaug.config import flatten
 from e2eaug.rundir import RunDir
 
 
@@ -34,24 +35,16 @@ def arch_weights(module: Optional[torch.nn.Module]) -> Dict[str, List[List[float
 HPARAM_METRICS = ("val/dice", "val/jaccard")
 
 
-def _flat(tree: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
-    """``{"a.b": value}`` of a nested config; values TensorBoard cannot hold become text."""
-    out: Dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and value:
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value if isinstance(value, (bool, int, float, str)) else str(value)
-    return out
-
-
 def write_config(writer: Any, text: str) -> None:
     """A run's ``config.yaml`` as TensorBoard text (``config``) and hyper-parameters (every
-    key, dotted), so the HParams dashboard compares runs by any setting."""
+    key, dotted; values TensorBoard cannot hold as text), so the HParams dashboard compares
+    runs by any setting."""
     from torch.utils.tensorboard.summary import hparams
 
     writer.add_text("config", "\n".join("    " + line for line in text.splitlines()), 0)
-    experiment, start, end = hparams(_flat(yaml.safe_load(text)), {name: 0.0 for name in HPARAM_METRICS})
+    flat = flatten(yaml.safe_load(text))
+    values = {key: v if isinstance(v, (bool, int, float, str)) else str(v) for key, v in flat.items()}
+    experiment, start, end = hparams(values, {name: 0.0 for name in HPARAM_METRICS})
     for summary in (experiment, start, end):
         writer.file_writer.add_summary(summary)
 

@@ -65,7 +65,12 @@ class Draw:
     def tensors(self) -> List[torch.Tensor]:
         """Every tensor, in field order, nested draws included."""
         found: List[torch.Tensor] = []
-        self.map(lambda t: found.append(t) or t)
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, torch.Tensor):
+                found.append(value)
+            elif isinstance(value, Draw):
+                found += value.tensors()
         return found
 
 

@@ -21,13 +21,6 @@ from e2eaug.registry import AUGMENTERS
 from .augmenter import Augmenter, AugmenterConfig, Draw, Pairs
 
 
-def check_jitter(key: str, magnitude: float) -> None:
-    """Raise a :class:`ConfigError` naming ``augmenter.<key>`` unless the contrast and brightness
-    jitter ``magnitude`` is in [0, 1) (at 1 the contrast could vanish)."""
-    if not 0 <= magnitude < 1:
-        raise ConfigError(f"augmenter.{key} must be in [0, 1), got {magnitude}")
-
-
 @dataclass
 class WarpDraw(Draw):
     """Real pairs warped (and jittered) for one step."""
@@ -72,7 +65,8 @@ class ClassicalAugmenter(Augmenter):
 
     def __init__(self, cfg: ClassicalConfig, data: Any, seed: int) -> None:
         super().__init__(cfg, data, seed)
-        check_jitter("jitter", cfg.jitter)
+        if not 0 <= cfg.jitter < 1:  # at 1 the contrast could vanish
+            raise ConfigError(f"augmenter.jitter must be in [0, 1), got {cfg.jitter}")
         self.warp = AffineWarp(self.ops, cfg.max_degrees, cfg.max_fraction, cfg.p_flip)
 
     def draw(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> WarpDraw:

@@ -125,45 +125,42 @@ def _as_overrides(value: Any, key: str) -> Dict[str, List[str]]:
 
 
 def load_experiment(path: str | Path, profile: Optional[str] = None) -> ExperimentSpec:
-    """Read an experiment file, apply ``profile``, and validate every cell's config."""
-    data = read_yaml(Path(path))
+    """Read an experiment file, apply ``profile``, and validate every cell's config; an error in
+    the file names it."""
+    try:
+        spec = _parse(read_yaml(Path(path)), profile)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    spec.cells()  # every cell's config must load
+    return spec
+
+
+def _parse(data: Dict[str, Any], profile: Optional[str]) -> ExperimentSpec:
+    """The experiment file's mapping with ``profile`` applied, as a checked spec."""
     profiles = data.pop("profiles", None) or {}
     if profile is not None:
         if profile not in profiles:
             known = ", ".join(profiles) or "(none)"
-            raise ConfigError(f"{path}: no profile {profile!r}; profiles: {known}")
+            raise ConfigError(f"no profile {profile!r}; profiles: {known}")
         chosen = dict(profiles[profile] or {})
         extra_set = chosen.pop("set", [])
         data.update(chosen)
         data["set"] = list(data.get("set", [])) + list(extra_set)
     for key in ("segmenters", "augmenters"):
         if key in data:
-            try:
-                data[key] = _as_overrides(data[key], key)
-            except ConfigError as err:
-                raise ConfigError(f"{path}: {err}") from None
+            data[key] = _as_overrides(data[key], key)
     if "data" in data:
         if not isinstance(data["data"], dict):
-            raise ConfigError(f"{path}: data: expected a mapping label -> {{config, set}}")
+            raise ConfigError("data: expected a mapping label -> {config, set}")
         data["data"] = {str(k): from_dict(DataSpec, v, f"data.{k}") for k, v in data["data"].items()}
-    try:
-        spec = from_dict(ExperimentSpec, data)
-    except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from err
+    spec = from_dict(ExperimentSpec, data)
     spec.profile = profile
-    try:
-        check_folder_name(spec.name, "name")
-    except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
+    check_folder_name(spec.name, "name")
     if spec.metric not in METRICS:
-        raise ConfigError(f"{path}: metric must be one of {', '.join(METRICS)}, got {spec.metric!r}")
+        raise ConfigError(f"metric must be one of {', '.join(METRICS)}, got {spec.metric!r}")
     for key in ("data", "n_train", "segmenters", "augmenters", "seeds"):
         if not getattr(spec, key):
-            raise ConfigError(f"{path}: {key} is empty")
+            raise ConfigError(f"{key} is empty")
     for key in ("n_train", "seeds"):
-        try:
-            _no_repeats(getattr(spec, key), key)
-        except ConfigError as err:
-            raise ConfigError(f"{path}: {err}") from None
-    spec.cells()  # every cell's config must load
+        _no_repeats(getattr(spec, key), key)
     return spec
