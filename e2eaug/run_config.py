@@ -137,6 +137,24 @@ def _drop_retired(augmenter: Dict[str, Any]) -> Dict[str, Any]:
     return augmenter
 
 
+def _named_warps(augmenter: Dict[str, Any]) -> Dict[str, Any]:
+    """``mask_aug`` and ``real_warp`` given by their old ``ops`` list (``[]``, one op, or all
+    three) as the transform name that does the same."""
+    for key in ("mask_aug", "real_warp"):
+        section = augmenter.get(key)
+        if isinstance(section, dict) and "ops" in section:
+            section = dict(section)
+            ops = section.pop("ops")
+            names = {(): "none", ("flip",): "flip", ("rotate",): "rotate", ("translate",): "translate"}
+            ops = tuple(sorted(ops)) if isinstance(ops, list) else ops
+            name = "combine" if ops == ("flip", "rotate", "translate") else names.get(ops)
+            if name is None or "name" in section:
+                raise ConfigError(f"augmenter.{key}.ops: give the transform as {key}.name (one of "
+                                  "none, rotate, flip, translate, combine, nnunet)")
+            augmenter[key] = {"name": name, **section}
+    return augmenter
+
+
 def config_from_dict(data: Dict[str, Any]) -> RunConfig:
     """Build a :class:`RunConfig`: import plug-ins, parse the augmenter section, check models.
 
@@ -149,7 +167,7 @@ def config_from_dict(data: Dict[str, Any]) -> RunConfig:
     augmenter = data.pop("augmenter", None) or {}
     if not isinstance(augmenter, dict):
         raise ConfigError(f"augmenter: expected a mapping, got {augmenter!r}")
-    augmenter = _drop_retired(dict(augmenter))
+    augmenter = _named_warps(_drop_retired(dict(augmenter)))
     cfg = from_dict(RunConfig, data)
     check_folder_name(cfg.name, "name")
     for module in cfg.plugins:

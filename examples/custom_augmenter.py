@@ -63,7 +63,7 @@ class ShadingAugmenter(AugmenterProblem):
 
     def draw(self, images, masks, step):
         """Once per real step: the warped masks (randomness from this step's generator)."""
-        return WarpedMasks(self.warp(masks, self.generator(step)))
+        return WarpedMasks(self.warp.geometry(masks, self.generator(step)))
 
     def pairs(self, images, masks, drawn):
         """Rendered images for the warped masks; pure, and differentiable in the net."""

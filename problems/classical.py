@@ -1,21 +1,23 @@
-"""Augmenters without weights: real pairs only, and the classical joint image-mask warps.
+"""Augmenters without weights: real pairs only, the classical joint image-mask warps, and
+nnU-Net's default augmentation.
 
-These are the paper's classical baselines. ``rotate``, ``flip``, ``translate`` and ``combine``
-(all three, in a random order per sample) warp each real pair with one random affine map and
-add the warped pairs to the segmentation loss with weight ``lam``, as generated pairs are.
-With no weights the engine trains the segmenter alone. ``jitter`` adds a classical appearance
-change to any of them: a random contrast and brightness of each warped image.
+``rotate``, ``flip``, ``translate`` and ``combine`` (all three) warp each real pair with one
+random affine map (the paper's classical baselines); ``nnunet`` applies nnU-Net v2's default 2D
+training augmentation (``e2eaug.data.transforms.NNUNetTransform``). The augmented pairs join
+the real ones in the segmentation loss with weight ``lam``, as generated pairs do. With no
+weights the engine trains the segmenter alone. ``jitter`` adds a classical appearance change
+to the affine warps: a random contrast and brightness of each warped image.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from typing import Any, ClassVar, Optional
 
 import torch
 
 from e2eaug.config import ConfigError
-from e2eaug.data.transforms import OPS, AffineWarp, intensity_jitter
+from e2eaug.data.transforms import build_warp
 from e2eaug.registry import AUGMENTERS
 
 from .augmenter import Augmenter, AugmenterConfig, Draw, Pairs
@@ -46,9 +48,10 @@ class NoAugmentation(Augmenter):
 @dataclass
 class ClassicalConfig(AugmenterConfig):
     """A classical warp: rotation angle in ``[-max_degrees, max_degrees]``, shifts up to
-    ``max_fraction`` of the side, each flip axis with probability ``p_flip``; with ``jitter``
-    ``m`` > 0, each warped image's contrast is also scaled by up to ``1 +- m`` and its
-    brightness shifted by up to ``+- m`` (``e2eaug.data.transforms.intensity_jitter``)."""
+    ``max_fraction`` of the shorter side, each flip axis with probability ``p_flip``; with
+    ``jitter`` ``m`` > 0, each warped image's contrast is also scaled by a factor in
+    ``[1 - m, 1 + m]`` about its mean and its brightness shifted by up to ``+- m``. ``nnunet``
+    reads none of them: its settings are nnU-Net's."""
 
     name: str = "combine"
     max_degrees: float = 30.0
@@ -58,24 +61,21 @@ class ClassicalConfig(AugmenterConfig):
 
 
 class ClassicalAugmenter(Augmenter):
-    """Warps each real pair with one random affine map of the ops in :attr:`ops`."""
+    """Augments each real pair with the transform its name stands for
+    (``e2eaug.data.transforms.build_warp``)."""
 
     config_class = ClassicalConfig
-    ops: Tuple[str, ...] = OPS
+    #: The transform's name in ``e2eaug.data.transforms.WARPS``.
+    warp: ClassVar[str] = "combine"
 
     def __init__(self, cfg: ClassicalConfig, data: Any, seed: int) -> None:
         super().__init__(cfg, data, seed)
         if not 0 <= cfg.jitter < 1:  # at 1 the contrast could vanish
             raise ConfigError(f"augmenter.jitter must be in [0, 1), got {cfg.jitter}")
-        self.warp = AffineWarp(self.ops, cfg.max_degrees, cfg.max_fraction, cfg.p_flip)
+        self.transform = build_warp(self.warp, cfg.max_degrees, cfg.max_fraction, cfg.p_flip, cfg.jitter)
 
     def draw(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> WarpDraw:
-        generator = self.generator(step)
-        params = self.warp.sample(len(masks), generator, masks.device)
-        warped = self.warp.apply_images(images, params)
-        if self.settings.jitter:  # drawn last: the warps stay as without it
-            warped = intensity_jitter(warped, self.settings.jitter, generator)
-        return WarpDraw(warped, self.warp.apply(masks, params))
+        return WarpDraw(*self.transform(images, masks, self.generator(step)))
 
     def pairs(self, images: torch.Tensor, masks: torch.Tensor, drawn: WarpDraw) -> Optional[Pairs]:
         return drawn.images, drawn.masks
@@ -85,25 +85,34 @@ class ClassicalAugmenter(Augmenter):
 class RotateAugmenter(ClassicalAugmenter):
     """Rotations of the real pairs."""
 
-    ops = ("rotate",)
+    warp = "rotate"
 
 
 @AUGMENTERS.register("flip")
 class FlipAugmenter(ClassicalAugmenter):
     """Horizontal and vertical flips of the real pairs."""
 
-    ops = ("flip",)
+    warp = "flip"
 
 
 @AUGMENTERS.register("translate")
 class TranslateAugmenter(ClassicalAugmenter):
     """Translations of the real pairs."""
 
-    ops = ("translate",)
+    warp = "translate"
 
 
 @AUGMENTERS.register("combine")
 class CombineAugmenter(ClassicalAugmenter):
-    """Rotation, flips and translation of the real pairs, in a random order per sample."""
+    """Flips, rotation and translation of the real pairs."""
 
-    ops = OPS
+    warp = "combine"
+
+
+@AUGMENTERS.register("nnunet")
+class NNUNetAugmenter(ClassicalAugmenter):
+    """nnU-Net v2's default 2D training augmentation of the real pairs: rotation, scaling,
+    noise, blur, brightness, contrast, low resolution, gamma and mirroring, each with nnU-Net's
+    probability and range."""
+
+    warp = "nnunet"

@@ -1,9 +1,10 @@
 """Mask-to-image conditional GANs (pix2pix, Isola et al. 2017) as augmenters.
 
-Each real step warps the real masks (rotate/flip/translate, ``mask_aug``) and the generator G
-turns them into images: the pairs the segmenter trains on. With ``real_warp.ops`` set (the
-default), classical warps of the real pairs join them, and the segmentation loss weighs the
-mean over both by ``lam``. G is trained with ``adversarial + l1_weight * L1(G(mask), image)``
+Each real step warps the real masks (``mask_aug``: the geometric part of a classical augmenter's
+transform, ``combine`` by default) and the generator G turns them into images: the pairs the
+segmenter trains on. With ``real_warp`` naming a transform (``combine`` by default, ``nnunet``
+for nnU-Net's augmentation, ``none`` for no real pairs), the real pairs so augmented join them,
+and the segmentation loss weighs the mean over both by ``lam``. G is trained with ``adversarial + l1_weight * L1(G(mask), image)``
 on real pairs; the discriminator D has its own optimizer and steps once per real step from
 ``param_callback``. Three ways to train it:
 
@@ -24,7 +25,7 @@ import torch
 
 from e2eaug import distributed
 from e2eaug.config import ComponentConfig, ConfigError, OptimConfig, component
-from e2eaug.data.transforms import OPS, AffineWarp
+from e2eaug.data.transforms import Transform, build_warp
 from e2eaug.losses import discriminator_loss, generator_adversarial_loss, reconstruction_loss
 from e2eaug.models import ArchitectureParams, is_searchable
 from e2eaug.optim import build_optimizer
@@ -36,24 +37,31 @@ from .classical import WarpDraw
 
 @dataclass
 class WarpConfig:
-    """Random affine warps: rotation in ``[-max_degrees, max_degrees]``, shifts up to
-    ``max_fraction`` of the side, each flip axis with probability ``p_flip``."""
+    """A transform named as the weightless augmenters are (``e2eaug.data.transforms.WARPS``:
+    ``none``, ``rotate``, ``flip``, ``translate``, ``combine``, ``nnunet``), with the classical
+    ones' settings (see ``ClassicalConfig``)."""
 
-    ops: List[str] = field(default_factory=lambda: list(OPS))
+    name: str = "combine"
     max_degrees: float = 30.0
     max_fraction: float = 0.1
     p_flip: float = 0.5
+    jitter: float = 0.0
 
-    def build(self) -> AffineWarp:
-        return AffineWarp(tuple(self.ops), self.max_degrees, self.max_fraction, self.p_flip)
+    def build(self, key: str) -> Optional[Transform]:
+        """The transform, or ``None`` for ``none``; bad settings name ``augmenter.<key>``."""
+        try:
+            return build_warp(self.name, self.max_degrees, self.max_fraction, self.p_flip, self.jitter)
+        except ValueError as err:
+            raise ConfigError(f"augmenter.{key}: {err}") from None
 
 
 @dataclass
 class GANConfig(AugmenterConfig):
     """A mask-to-image conditional GAN augmenter (``e2eaug``, ``gan_joint``, ``pix2pix``).
 
-    ``mask_aug`` warps the masks G renders; ``real_warp`` warps the real pairs that join the
-    generated ones (``ops: []``: none, and then ``lam: 1`` gives generated pairs alone).
+    ``mask_aug`` warps the masks G renders (its transform's geometric part); ``real_warp``
+    augments the real pairs that join the generated ones (``name: none``: none, and then
+    ``lam: 1`` gives generated pairs alone).
     """
 
     name: str = "e2eaug"
@@ -107,8 +115,8 @@ class GANAugmenter(AugmenterProblem):
         if self.searches and self.alpha_module is None:
             raise ConfigError(f"augmenter.name={cfg.name} searches the generator's alpha, and generator "
                               f"{cfg.generator.name!r} has none: train a fixed generator with gan_joint or pix2pix")
-        self.mask_aug = cfg.mask_aug.build()
-        self.real_warp = cfg.real_warp.build() if cfg.real_warp.ops else None
+        self.mask_aug = cfg.mask_aug.build("mask_aug")
+        self.real_warp = cfg.real_warp.build("real_warp")
         self.disc_steps = 0
         self.last_disc_loss = float("nan")
 
@@ -132,11 +140,10 @@ class GANAugmenter(AugmenterProblem):
 
     def draw(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> GANDraw:
         generator = self.generator(step)
-        warped_masks = self.mask_aug(masks, generator)
+        warped_masks = masks if self.mask_aug is None else self.mask_aug.geometry(masks, generator)
         if self.real_warp is None:
             return GANDraw(warped_masks)
-        params = self.real_warp.sample(len(masks), generator, masks.device)
-        return GANDraw(warped_masks, WarpDraw(self.real_warp.apply_images(images, params), self.real_warp.apply(masks, params)))
+        return GANDraw(warped_masks, WarpDraw(*self.real_warp(images, masks, generator)))
 
     def pairs(self, images: torch.Tensor, masks: torch.Tensor, drawn: GANDraw) -> Optional[Pairs]:
         fake = self.generate(drawn.masks)

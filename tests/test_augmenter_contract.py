@@ -21,15 +21,16 @@ from e2eaug.problems import Draw, names
 from e2eaug.registry import AUGMENTERS, GENERATORS
 from tests.core_helpers import WARP_EXAMPLE, load_example, tiny_config
 
-SHIPPED = ["none", "rotate", "flip", "translate", "combine", "pix2pix", "gan_joint", "e2eaug"]
-WEIGHTLESS = ["none", "rotate", "flip", "translate", "combine"]
+SHIPPED = ["none", "rotate", "flip", "translate", "combine", "nnunet", "pix2pix", "gan_joint", "e2eaug"]
+WEIGHTLESS = ["none", "rotate", "flip", "translate", "combine", "nnunet"]
 LEVELS = {"pix2pix": [names.SEG], "gan_joint": [names.AUG, names.SEG], "e2eaug": list(names.ALL)}
 
 load_example()  # registers "shading"
 load_example(WARP_EXAMPLE)  # registers "learned_warp"
 ALL_AUGMENTERS = [name for name in AUGMENTERS if not name.endswith("_test")]
-REAL_WARP = ["augmenter.real_warp={ops: [rotate, translate]}"]
-NO_WARP = ["augmenter.real_warp={ops: []}"]
+REAL_WARP = ["augmenter.real_warp={name: combine}"]
+NNUNET_WARP = ["augmenter.real_warp={name: nnunet}", "augmenter.mask_aug={name: nnunet}"]
+NO_WARP = ["augmenter.real_warp={name: none}"]
 GENERATOR_FAMILIES = {
     "spade": ["augmenter.generator={name: spade, kwargs: {depth: 2, base_width: 4, hidden: 4}}"],
     "asapnet": ["augmenter.generator={name: asapnet, kwargs: {depth: 2, base_width: 4, scale: 1}}"],
@@ -37,6 +38,7 @@ GENERATOR_FAMILIES = {
 CASES = (
     [(name, (), name) for name in ALL_AUGMENTERS]
     + [(name, NO_WARP, f"{name}-no_warp") for name in LEVELS]
+    + [(name, NNUNET_WARP, f"{name}-nnunet_warp") for name in LEVELS]
     + [(name, tuple(extra), f"{name}-{family}") for family, extra in GENERATOR_FAMILIES.items() for name in LEVELS]
 )
 
@@ -175,8 +177,8 @@ def test_pix2pix_is_frozen_after_pretraining():
 
 def test_real_warp_adds_warped_real_pairs_beside_the_generated_ones():
     plain, _ = _engine("gan_joint", NO_WARP)
-    identity, _ = _engine("gan_joint", ["augmenter.real_warp={ops: [translate], max_fraction: 0.0}"])
-    warped, _ = _engine("gan_joint", REAL_WARP)
+    identity, _ = _engine("gan_joint", ["augmenter.real_warp={name: translate, max_fraction: 0.0}"])
+    warped, _ = _engine("gan_joint", NNUNET_WARP[:1])
     images, masks = plain.augmenter.get_batch()
     fake, generated_masks = plain.augmenter.pairs(images, masks, plain.augmenter.draw(images, masks, 3))
     drawn = []

@@ -1,149 +1,248 @@
-"""Batched classical augmentations of image-mask pairs: affine warps and an intensity jitter.
+"""Batched random augmentations of image-mask pairs, on kornia.
 
-A warp is one affine map per sample (rotation, flips, translation composed in a random order)
-applied with ``grid_sample``: masks with nearest-neighbour sampling and re-binarised, images
-bilinear. Pixels warped in from outside are 0. Rotation acts in pixel space (no shear on non-square
-images); shifts are fractions of the shorter side. Randomness comes from a ``torch.Generator``,
-so a transform is a deterministic function of the generator's state.
+Every transform draws its parameters from the ``torch.Generator`` it is given (on the
+generator's device) and applies them with kornia's functional API on the batch's device, so a
+transform is a pure function of the generator's state, as the augmenter contract needs (Betty
+re-runs training steps). Images are ``[B,C,H,W]`` in [0, 1], masks ``[B,1,H,W]`` in {0, 1}.
+
+- :class:`AffineWarp`: the classical rotate, flip and translate (and an optional contrast and
+  brightness jitter).
+- :class:`NNUNetTransform`: nnU-Net v2's default 2D training augmentation.
+
+Geometric warps resample images bilinearly and masks by nearest neighbour; what is warped in
+from outside the image is 0 (in nnU-Net's transform, the image's mean) and background.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+from kornia.enhance import adjust_brightness, adjust_contrast_with_mean_subtraction, adjust_gamma
+from kornia.filters import gaussian_blur2d
+from kornia.geometry.transform import get_affine_matrix2d, warp_affine
 
 OPS = ("rotate", "flip", "translate")
-Params = torch.Tensor  # [B, 2, 3] affine maps of output to input coordinates
+#: The warps a GAN augmenter's ``mask_aug`` and ``real_warp`` and the weightless augmenters name.
+WARPS = ("none", "rotate", "flip", "translate", "combine", "nnunet")
+Pair = Tuple[torch.Tensor, torch.Tensor]
 
 
-def _rotation(angle: torch.Tensor) -> torch.Tensor:
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    zero = torch.zeros_like(angle)
-    return torch.stack([torch.stack([cos, -sin, zero], -1), torch.stack([sin, cos, zero], -1)], -2)
+def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
+    return low + (high - low) * torch.rand(n, generator=generator, device=generator.device)
 
 
-def _flip(flip_x: torch.Tensor, flip_y: torch.Tensor) -> torch.Tensor:
-    sx, sy = 1 - 2 * flip_x.float(), 1 - 2 * flip_y.float()
-    zero = torch.zeros_like(sx)
-    return torch.stack([torch.stack([sx, zero, zero], -1), torch.stack([zero, sy, zero], -1)], -2)
+def _chance(n: int, p: float, generator: torch.Generator) -> torch.Tensor:
+    return torch.rand(n, generator=generator, device=generator.device) < p
 
 
-def _translation(shift: torch.Tensor) -> torch.Tensor:
-    one, zero = torch.ones_like(shift[:, 0]), torch.zeros_like(shift[:, 0])
-    return torch.stack(
-        [torch.stack([one, zero, shift[:, 0]], -1), torch.stack([zero, one, shift[:, 1]], -1)], -2
-    )
+def warp(
+    images: Optional[torch.Tensor], masks: torch.Tensor, angle: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor
+) -> Tuple[Optional[torch.Tensor], torch.Tensor]:
+    """Warp each pair about its centre: scale ``[B,2]`` per axis (negative flips), then rotate by
+    ``angle [B]`` degrees (clockwise as displayed, rows downward), then shift by ``shift [B,2]`` pixels (x, y).
+    ``images`` may be ``None`` (masks only)."""
+    n, (h, w), device = len(masks), masks.shape[-2:], masks.device
+    center = torch.tensor([(w - 1) / 2, (h - 1) / 2], device=device).expand(n, 2)
+    matrices = get_affine_matrix2d(shift.to(device), center, scale.to(device), angle.to(device))[:, :2]
+    warped = warp_affine(masks.float(), matrices, (h, w), mode="nearest", align_corners=True)
+    if images is not None:
+        images = warp_affine(images.float(), matrices, (h, w), mode="bilinear", align_corners=True)
+    return images, (warped > 0.5).float()
 
 
-def _compose(first: torch.Tensor, then: torch.Tensor) -> torch.Tensor:
-    """Matrix product ``first @ then`` of batched ``[B,2,3]`` affine maps."""
-    pad = torch.tensor([0.0, 0.0, 1.0], device=first.device).expand(first.shape[0], 1, 3)
-    return torch.cat([first, pad], 1).bmm(torch.cat([then, pad], 1))[:, :2]
+class Transform:
+    """A random augmentation of image-mask pairs; subclasses define :meth:`__call__` and
+    :meth:`geometry`."""
+
+    def __call__(self, images: torch.Tensor, masks: torch.Tensor, generator: torch.Generator) -> Pair:
+        """Augmented ``(images, masks)``."""
+        raise NotImplementedError
+
+    def geometry(self, masks: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The masks under the transform's geometric part alone (for masks with no image)."""
+        raise NotImplementedError
 
 
-def _warp(x: torch.Tensor, theta: Params, mode: str) -> torch.Tensor:
-    """Warp ``x [B,C,H,W]``; ``theta`` acts on isotropic coordinates (half the shorter side = 1)."""
-    h, w = x.shape[-2:]
-    d = torch.tensor([w / min(h, w), h / min(h, w)], dtype=theta.dtype, device=theta.device)
-    linear = theta[:, :, :2] * d[None, None, :] / d[None, :, None]
-    theta = torch.cat([linear, theta[:, :, 2:] / d[None, :, None]], 2)
-    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode=mode, padding_mode="zeros", align_corners=False)
-
-
-class AffineWarp:
-    """Random rotate/flip/translate of a batch of binary masks and, with the same maps, of their
-    images (:meth:`apply_images`), on the batch's device.
-
-    Each sample gets its own map, its ops composed in its own random order. The maps come from
-    the ``generator`` passed in (drawn on its device), so a warp is a pure function of its
-    state: draw once per batch and reuse (Betty re-runs training steps).
+class AffineWarp(Transform):
+    """Random flips, rotation and translation of each pair (in that order), and with ``jitter``
+    ``m`` > 0 a random contrast and brightness of each warped image.
 
     Args:
         ops: subset of ``("rotate", "flip", "translate")``.
         max_degrees: rotation angle drawn from ``[-max_degrees, max_degrees]``.
         max_fraction: shifts drawn from ``[-max_fraction, max_fraction]`` of the shorter side.
         p_flip: probability of a horizontal flip and, independently, of a vertical flip.
+        jitter: contrast factor (about the image's mean, ``kornia.enhance``) drawn from
+            ``[1 - m, 1 + m]`` and brightness shift from ``[-m, m]``, per image.
     """
 
     def __init__(
-        self, ops: Sequence[str] = OPS, max_degrees: float = 30.0, max_fraction: float = 0.1, p_flip: float = 0.5
+        self,
+        ops: Sequence[str] = OPS,
+        max_degrees: float = 30.0,
+        max_fraction: float = 0.1,
+        p_flip: float = 0.5,
+        jitter: float = 0.0,
     ) -> None:
         unknown = [op for op in ops if op not in OPS]
         if unknown:
             raise ValueError(f"unknown augmentation op(s) {unknown}; known ops: {', '.join(OPS)}")
-        if max_degrees < 0 or not 0 <= max_fraction < 1 or not 0 <= p_flip <= 1:
+        if max_degrees < 0 or not 0 <= max_fraction < 1 or not 0 <= p_flip <= 1 or not 0 <= jitter < 1:
             raise ValueError(
-                "need max_degrees >= 0, 0 <= max_fraction < 1 and 0 <= p_flip <= 1; got "
-                f"max_degrees={max_degrees}, max_fraction={max_fraction}, p_flip={p_flip}"
+                "need max_degrees >= 0, 0 <= max_fraction < 1, 0 <= p_flip <= 1 and 0 <= jitter < 1; got "
+                f"max_degrees={max_degrees}, max_fraction={max_fraction}, p_flip={p_flip}, jitter={jitter}"
             )
         self.ops = tuple(op for op in OPS if op in ops)
-        self.max_degrees, self.max_fraction, self.p_flip = max_degrees, max_fraction, p_flip
+        self.max_degrees, self.max_fraction, self.p_flip, self.jitter = max_degrees, max_fraction, p_flip, jitter
 
-    def sample(self, n: int, generator: torch.Generator, device: Optional[torch.device] = None) -> Params:
-        """``n`` affine maps ``[n, 2, 3]`` for :meth:`apply`, drawn on the generator's device and
-        moved to ``device``."""
-        return self._sample(n, generator).to(device or generator.device)
-
-    def _sample(self, n: int, generator: torch.Generator) -> Params:
-        device = generator.device
-        angles, shifts = torch.zeros(n, device=device), torch.zeros(n, 2, device=device)
-        flips = torch.zeros(n, 2, dtype=torch.bool, device=device)
+    def _draw(self, masks: torch.Tensor, generator: torch.Generator):
+        n, side = len(masks), min(masks.shape[-2:])
+        angle, scale, shift = torch.zeros(n), torch.ones(n, 2), torch.zeros(n, 2)
         if "rotate" in self.ops:
-            angles = 2 * torch.rand(n, generator=generator, device=device) - 1
+            angle = _uniform(n, -self.max_degrees, self.max_degrees, generator)
         if "flip" in self.ops:
-            flips = torch.rand(n, 2, generator=generator, device=device) < self.p_flip
+            scale = 1 - 2 * _chance(2 * n, self.p_flip, generator).view(n, 2).float()
         if "translate" in self.ops:
-            shifts = 2 * torch.rand(n, 2, generator=generator, device=device) - 1
-        theta = _translation(torch.zeros(n, 2, device=device))
-        if not self.ops:
-            return theta
-        orders = torch.rand(n, len(self.ops), generator=generator, device=device).argsort(dim=1)
-        mats = {
-            "rotate": lambda: _rotation(math.radians(self.max_degrees) * angles),
-            "flip": lambda: _flip(flips[:, 0], flips[:, 1]),
-            # coordinates span 2 per side, so a shift of f sides is 2 f
-            "translate": lambda: _translation(2 * self.max_fraction * shifts),
-        }
-        stack = torch.stack([mats[op]().to(theta.dtype) for op in self.ops], 1)  # [n, ops, 2, 3]
-        rows = torch.arange(n, device=device)
-        for position in range(len(self.ops)):
-            theta = _compose(theta, stack[rows, orders[:, position]])
-        return theta
+            shift = _uniform(2 * n, -self.max_fraction, self.max_fraction, generator).view(n, 2) * side
+        return angle, scale, shift
 
-    def apply(self, masks: torch.Tensor, params: Params) -> torch.Tensor:
-        """Warp ``masks [B,1,H,W]`` with ``params``; the result is float in {0, 1}."""
-        if masks.dim() != 4 or len(params) != len(masks):
-            raise ValueError(
-                f"need masks [B,1,H,W] and params [B,2,3], got {list(masks.shape)}, {list(params.shape)}"
-            )
-        return (_warp(masks.float(), params.to(masks.device), "nearest") > 0.5).float()
+    def geometry(self, masks: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return warp(None, masks, *self._draw(masks, generator))[1]
 
-    def __call__(self, masks: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """``apply(masks, sample(len(masks), generator, masks.device))``."""
-        return self.apply(masks, self.sample(masks.shape[0], generator, masks.device))
-
-    def apply_images(self, images: torch.Tensor, params: Params) -> torch.Tensor:
-        """Warp ``images [B,C,H,W]`` with the same ``params`` as their masks (bilinear, in [0,1])."""
-        if images.dim() != 4 or len(params) != len(images):
-            raise ValueError(
-                f"need images [B,C,H,W] and params [B,2,3], got {list(images.shape)}, {list(params.shape)}"
-            )
-        return _warp(images.float(), params.to(images.device), "bilinear").clamp(0, 1)
+    def __call__(self, images: torch.Tensor, masks: torch.Tensor, generator: torch.Generator) -> Pair:
+        images, masks = warp(images, masks, *self._draw(masks, generator))
+        if self.jitter:  # drawn after the warps: they stay as without it
+            n, m = len(images), self.jitter
+            contrast = _uniform(n, 1 - m, 1 + m, generator).to(images)
+            brightness = _uniform(n, -m, m, generator).to(images)
+            images = adjust_brightness(adjust_contrast_with_mean_subtraction(images, contrast), brightness)
+        return images.clamp(0, 1), masks
 
 
-def intensity_jitter(images: torch.Tensor, magnitude: float, generator: torch.Generator) -> torch.Tensor:
-    """Per image ``[B,C,H,W]`` in [0, 1]: contrast scaled by ``1 + c`` about its mean and
-    brightness shifted by ``b``, ``c`` and ``b`` uniform in ``[-magnitude, magnitude]`` (drawn
-    from ``generator``, on the CPU), clipped to [0, 1]."""
-    contrast, brightness = ((2 * torch.rand(2, len(images), generator=generator).T - 1) * magnitude).to(images).T[
-        :, :, None, None, None
-    ]
-    mean = images.mean((1, 2, 3), keepdim=True)
-    return ((images - mean) * (1 + contrast) + mean + brightness).clamp(0, 1)
+def _bg_contrast(n: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
+    """nnU-Net's ``BGContrast``: half the draws uniform in ``[low, 1]``, half in ``[1, high]``."""
+    below = _uniform(n, low, 1.0, generator)
+    return torch.where(_chance(n, 0.5, generator), below, _uniform(n, 1.0, high, generator))
+
+
+class NNUNetTransform(Transform):
+    """nnU-Net v2's default 2D training augmentation (nnunetv2 2.8.1,
+    ``nnUNetTrainer.get_training_transforms`` with the rotation and mirror axes of
+    ``configure_rotation_dummyDA_mirroring_and_inital_patch_size``; the transforms'
+    semantics as in batchgeneratorsv2). Per sample, in this order:
+
+    ============================  ======  ==========================================================
+    transform                     p       parameters
+    ============================  ======  ==========================================================
+    rotation                      0.2     angle in [-180, 180] degrees (+-15 when a side is 1.5x the other)
+    scaling                       0.2     zoom-out factor in [0.7, 1.4], one for both axes
+    Gaussian noise                0.1     std in [0, 0.1]
+    Gaussian blur                 0.2     per channel with p 0.5, sigma per axis in [0.5, 1]
+    multiplicative brightness     0.15    per channel, factor in [0.75, 1.25]
+    contrast (range kept)         0.15    per channel, factor in [0.75, 1.25]
+    low resolution                0.25    per channel with p 0.5, down to [0.5, 1] of the size
+    gamma of the inverted image   0.1     per channel, gamma in [0.7, 1.5], mean and std kept
+    gamma                         0.3     per channel, gamma in [0.7, 1.5], mean and std kept
+    mirror                        0.5     each axis
+    ============================  ======  ==========================================================
+
+    Factor ranges around 1 are drawn as nnU-Net's ``BGContrast`` draws them. As in nnU-Net, the
+    intensity transforms act on the z-scored image (per sample and channel); the result is
+    mapped back with the same mean and std and clipped to [0, 1]. The warps and blur are
+    kornia's; noise, brightness, contrast, low resolution and gamma with nnU-Net's range and
+    statistics handling have no kornia equivalent and are written here in a few lines each.
+    nnU-Net crops its patch from a larger region; trained on whole images, pixels warped in from
+    outside are the image's mean and background.
+    """
+
+    def _geometry(self, masks: torch.Tensor, generator: torch.Generator):
+        n, (h, w) = len(masks), masks.shape[-2:]
+        limit = 15.0 if max(h, w) / min(h, w) > 1.5 else 180.0
+        angle = _uniform(n, -limit, limit, generator) * _chance(n, 0.2, generator)
+        zoom_out = torch.where(_chance(n, 0.2, generator), _uniform(n, 0.7, 1.4, generator), torch.ones(n, device=generator.device))
+        mirror = 1 - 2 * _chance(2 * n, 0.5, generator).view(n, 2).float()
+        return angle, (mirror / zoom_out[:, None]), torch.zeros(n, 2)
+
+    def geometry(self, masks: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return warp(None, masks, *self._geometry(masks, generator))[1]
+
+    def __call__(self, images: torch.Tensor, masks: torch.Tensor, generator: torch.Generator) -> Pair:
+        mean = images.mean((-2, -1), keepdim=True)
+        std = images.std((-2, -1), keepdim=True).clamp_min(1e-6)
+        z, masks = warp((images - mean) / std, masks, *self._geometry(masks, generator))
+        n, c = z.shape[:2]
+        picked = lambda p, p_channel=1.0: _picked(n, c, p, p_channel, generator).to(z.device)  # noqa: E731
+        sel = picked(0.1)
+        sigma = _uniform(n, 0.0, 0.1, generator)
+        noise = torch.randn(z.shape, generator=generator, device=generator.device)
+        z = z + sel * (sigma.view(n, 1, 1, 1) * noise).to(z)
+        z = torch.where(picked(0.2, 0.5), _blur(z, _uniform(2 * n * c, 0.5, 1.0, generator).view(n * c, 2)), z)
+        z = z * torch.where(picked(0.15), _factor(n, c, 0.75, 1.25, generator).to(z), 1.0)
+        z = torch.where(picked(0.15), _contrast(z, _factor(n, c, 0.75, 1.25, generator).to(z)), z)
+        z = _low_resolution(z, picked(0.25, 0.5), _uniform(n * c, 0.5, 1.0, generator).view(n, c))
+        z = torch.where(picked(0.1), -_gamma(-z, _factor(n, c, 0.7, 1.5, generator).to(z)), z)
+        z = torch.where(picked(0.3), _gamma(z, _factor(n, c, 0.7, 1.5, generator).to(z)), z)
+        return (z * std + mean).clamp(0, 1), masks
+
+
+def _picked(n: int, c: int, p: float, p_channel: float, generator: torch.Generator) -> torch.Tensor:
+    """``[n, c, 1, 1]``: whether each sample (with probability ``p``) and each of its channels
+    (with ``p_channel``) is transformed."""
+    return (_chance(n, p, generator)[:, None] & _chance(n * c, p_channel, generator).view(n, c))[..., None, None]
+
+
+def _factor(n: int, c: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
+    return _bg_contrast(n * c, low, high, generator).view(n, c, 1, 1)
+
+
+def _blur(z: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Each channel blurred with its own ``sigma [n*c, 2]`` (a 7-pixel window, reflected edges)."""
+    n, c, h, w = z.shape
+    return gaussian_blur2d(z.reshape(n * c, 1, h, w), 7, sigma.to(z), border_type="reflect").view(n, c, h, w)
+
+
+def _contrast(z: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """Contrast scaled by ``factor`` about each channel's mean, clipped to the channel's range."""
+    mean, low, high = z.mean((-2, -1), keepdim=True), z.amin((-2, -1), keepdim=True), z.amax((-2, -1), keepdim=True)
+    return torch.minimum(torch.maximum((z - mean) * factor + mean, low), high)
+
+
+def _low_resolution(z: torch.Tensor, picked: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Each picked channel downsampled by ``scale`` (nearest) and upsampled back (bilinear)."""
+    out, (h, w) = z.clone(), z.shape[-2:]
+    for i, j in picked[..., 0, 0].nonzero().tolist():
+        size = (round(h * float(scale[i, j])), round(w * float(scale[i, j])))
+        small = F.interpolate(z[i, j][None, None], size, mode="nearest-exact")
+        out[i, j] = F.interpolate(small, (h, w), mode="bilinear")[0, 0]
+    return out
+
+
+def _gamma(z: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
+    """Gamma of each channel rescaled to [0, 1] (kornia), mapped back to its range, with the
+    channel's mean and std restored."""
+    mean, std = z.mean((-2, -1), keepdim=True), z.std((-2, -1), keepdim=True)
+    low, high = z.amin((-2, -1), keepdim=True), z.amax((-2, -1), keepdim=True)
+    span = (high - low).clamp_min(1e-7)
+    n, c, h, w = z.shape
+    unit = ((z - low) / span).reshape(n * c, 1, h, w)
+    out = adjust_gamma(unit, gamma.reshape(n * c)).view(n, c, h, w) * span + low
+    return (out - out.mean((-2, -1), keepdim=True)) * (std / out.std((-2, -1), keepdim=True).clamp_min(1e-7)) + mean
+
+
+def build_warp(
+    name: str, max_degrees: float = 30.0, max_fraction: float = 0.1, p_flip: float = 0.5, jitter: float = 0.0
+) -> Optional[Transform]:
+    """The transform a name in :data:`WARPS` stands for (``None`` for ``none``); the classical
+    ones read the other arguments, ``nnunet`` has its own fixed settings."""
+    if name not in WARPS:
+        raise ValueError(f"unknown warp {name!r}; known: {', '.join(WARPS)}")
+    if name == "none":
+        return None
+    if name == "nnunet":
+        return NNUNetTransform()
+    return AffineWarp(OPS if name == "combine" else (name,), max_degrees, max_fraction, p_flip, jitter)
 
 
 def elastic_grid(noise: torch.Tensor, height: int, width: int, scale) -> torch.Tensor:
