@@ -62,7 +62,7 @@ def _spec_file(tmp_path, n_train=(4,), **extra):
 
 
 def test_grid_reports_and_resumption(tmp_path, capsys):
-    spec = load_experiment(_spec_file(tmp_path))
+    spec = load_experiment(_spec_file(tmp_path, compare=[["none", "e2eaug"]]))
     cells = spec.cells()
     assert [c.label for c in cells] == [f"toy-n4-unet-{a}-s{s}" for a in ("none", "e2eaug") for s in (0, 1)]
     assert cells[1].config.seed == cells[1].config.data.seed == 1
@@ -82,6 +82,8 @@ def test_grid_reports_and_resumption(tmp_path, capsys):
     md = (folder / "results.md").read_text()
     assert "| HD95 (px) | NSD |" in md and "test set `test` (scored at own size)" in md  # folder data
     assert "| e2eaug | 2 |" in md and "Wilcoxon signed-rank p =" in md and "`e2eaug` vs `none` (best baseline by validation)" in md
+    named = next(line for line in md.splitlines() if line.startswith("- `none` vs `e2eaug`: dice"))
+    assert "ahead in" in named and "of 2 seeds" in named and "over 8 (seed, image) pairs" in named
     assert (folder / "figure_toy_unet_test.png").stat().st_size > 0
     assert yaml.safe_load((folder / "experiment.yaml").read_text())["name"] == "tiny"
 
@@ -118,6 +120,10 @@ def test_profiles_and_bad_files(tmp_path):
     bad.write_text(yaml.safe_dump({"augmenters": ["nope"], "out_dir": str(tmp_path)}))
     with pytest.raises(ConfigError, match="cell skin-n40-unet-nope-s0: augmenter.name: unknown augmenter 'nope'"):
         load_experiment(bad)
+    for pair, error in ([["none"]], "each entry is two different augmenter labels"), ([["none", "combine"]], "'combine' is not one of the augmenters"):
+        bad.write_text(yaml.safe_dump({"augmenters": ["none", "e2eaug"], "compare": pair, "out_dir": str(tmp_path)}))
+        with pytest.raises(ConfigError, match=error):
+            load_experiment(bad)
     bad.write_text(yaml.safe_dump({"seedz": [1]}))
     with pytest.raises(ConfigError, match="seedz"):
         load_experiment(bad)

@@ -113,7 +113,8 @@ def markdown(spec: ExperimentSpec, rows: List[Dict[str, Any]], runs: Dict[str, R
     lines = [f"# Experiment {spec.folder.name}", "",
              f"Mean +- std over seeds of each run's mean per-image score; best mean {metric} in bold. "
              "`val Dice` is the best validation Dice (model selection). "
-             "The method (e2eaug and each variant of it) is compared with the baseline of best mean validation Dice: "
+             "The method (e2eaug and each variant of it) is compared with the baseline of best mean validation Dice, "
+             "and each pair the file's `compare` names with each other: "
              "Wilcoxon signed-rank test (two-sided) on per-image scores paired by (seed, image); the "
              "pairs repeat each image once per seed, so the p-value is optimistic.", ""]
     for (data, size, n, segmenter, test_set), group in sorted(groups.items()):
@@ -138,18 +139,22 @@ def markdown(spec: ExperimentSpec, rows: List[Dict[str, Any]], runs: Dict[str, R
                          f"{cells['nsd']} | {_mean_std([r['val_dice'] for r in rs])} |")
         variants = [a for a in by_aug if by_aug[a][0]["method"]]
         baselines = [a for a in by_aug if not by_aug[a][0]["method"]]
+        pairs = []
         if variants and baselines:
             val = {a: statistics.fmean(r["val_dice"] for r in by_aug[a]) for a in baselines}
             chosen = max(val, key=val.get)
+            pairs = [(variant, chosen, " (best baseline by validation)") for variant in variants]
+        pairs += [(a, b, "") for a, b in spec.compare if a in by_aug and b in by_aug]
+        if pairs:
             lines.append("")
-            for variant in variants:
-                result = paired_test({r["seed"]: runs[r["label"]] for r in by_aug[variant]},
-                                     {r["seed"]: runs[r["label"]] for r in by_aug[chosen]}, test_set, metric)
-                verdict = "higher" if result["mean_diff"] > 0 else "lower"
-                lines.append(f"- `{variant}` vs `{chosen}` (best baseline by validation): {metric} {verdict} by "
-                             f"{abs(result['mean_diff']):.4f} on average, ahead in {result['wins']} of "
-                             f"{result['seeds']} seeds; Wilcoxon signed-rank p = {result['p']:.3g} "
-                             f"over {result['n_pairs']} (seed, image) pairs.")
+        for a, b, note in pairs:
+            result = paired_test({r["seed"]: runs[r["label"]] for r in by_aug[a]},
+                                 {r["seed"]: runs[r["label"]] for r in by_aug[b]}, test_set, metric)
+            verdict = "higher" if result["mean_diff"] > 0 else "lower"
+            lines.append(f"- `{a}` vs `{b}`{note}: {metric} {verdict} by "
+                         f"{abs(result['mean_diff']):.4f} on average, ahead in {result['wins']} of "
+                         f"{result['seeds']} seeds; Wilcoxon signed-rank p = {result['p']:.3g} "
+                         f"over {result['n_pairs']} (seed, image) pairs.")
         lines.append("")
     return "\n".join(lines)
 

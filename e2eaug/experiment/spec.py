@@ -15,6 +15,7 @@ An experiment file (YAML)::
       e2eaug_lam05: [augmenter.name=e2eaug, augmenter.lam=0.5]   # a variant under its own label
     seeds: [0, 1, 2]
     metric: dice                # what results.md compares on: dice | jaccard
+    compare: [[e2eaug, none]]   # pairs of labels results.md also tests against each other
     set: [engine.train_iters=300]   # overrides of every cell
     profiles:                   # --profile NAME replaces these keys (``set`` is appended)
       paper: {n_train: [9, 35, 175], set: [...]}
@@ -61,6 +62,7 @@ class ExperimentSpec:
     augmenters: Dict[str, List[str]] = field(default_factory=lambda: {"none": [], "e2eaug": []})
     seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
     metric: str = "dice"
+    compare: List[List[str]] = field(default_factory=list)
     set: List[str] = field(default_factory=list)
     profile: Optional[str] = None
 
@@ -163,4 +165,10 @@ def _parse(data: Dict[str, Any], profile: Optional[str]) -> ExperimentSpec:
             raise ConfigError(f"{key} is empty")
     for key in ("n_train", "seeds"):
         _no_repeats(getattr(spec, key), key)
+    for pair in spec.compare:
+        if not (isinstance(pair, list) and len(pair) == 2 and pair[0] != pair[1]):
+            raise ConfigError(f"compare: each entry is two different augmenter labels, got {pair!r}")
+        unknown = [label for label in pair if label not in spec.augmenters]
+        if unknown:
+            raise ConfigError(f"compare: {unknown[0]!r} is not one of the augmenters ({', '.join(spec.augmenters)})")
     return spec
