@@ -118,9 +118,10 @@ def train(
             best = engine.run()  # the engine saved last.pt (and best.pt) at its final validation
             write_figures(run, engine)
         if collapsed(run):
+            hint = " (seg.loss=bce_dice also trains on Dice)" if cfg.seg.loss == "bce" else ""
             warnings.warn(
                 f"{run.path}: no validation predicted a foreground pixel: the segmenter collapsed to "
-                "background, and its scores say nothing of the augmenter (seg.loss=bce_dice also trains on Dice)"
+                f"background, and its scores say nothing of the augmenter{hint}"
             )
         return run, best
 

@@ -23,13 +23,16 @@ from .base import BatchedProblem
 class SegConfig:
     """The segmentation level: its model, optimizer, loss and learning-rate schedule.
 
+    ``loss`` is ``bce_dice`` (BCE + soft Dice, chosen in ``benchmarks/results/seg_loss``) or
+    ``bce``.
+
     ``hypergrad`` is how hypergradients pass through this level when there is an ``arch``
     level; the weight of the augmented pairs is the augmenter's ``lam``.
     """
 
     segmenter: ComponentConfig = component("segmenter", "unet", depth=3, base_width=16, norm="group")
     optimizer: OptimConfig = field(default_factory=lambda: OptimConfig("adam", 1e-3))
-    loss: str = "bce"
+    loss: str = "bce_dice"
     batch_size: int = 8
     unroll_steps: int = 1
     plateau_patience: int = 0

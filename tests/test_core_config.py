@@ -108,7 +108,7 @@ def test_presets_inherit_from_their_base(tmp_path):
     child = tmp_path / "child.yaml"
     child.write_text("base: lung_synthetic\nname: child\nseg: {batch_size: 2}\n")
     cfg = load_config(str(child))
-    assert (cfg.name, cfg.data.task, cfg.seg.batch_size, cfg.seg.loss) == ("child", "lung", 2, "bce")
+    assert (cfg.name, cfg.data.task, cfg.seg.batch_size, cfg.seg.loss) == ("child", "lung", 2, "bce_dice")
     loop = tmp_path / "loop.yaml"
     loop.write_text("base: loop.yaml\n")
     with pytest.raises(ConfigError, match="loops"):
