@@ -62,7 +62,7 @@ def _spec_file(tmp_path, n_train=(4,), **extra):
 
 
 def test_grid_reports_and_resumption(tmp_path, capsys):
-    spec = load_experiment(_spec_file(tmp_path, compare=[["none", "e2eaug"]]))
+    spec = load_experiment(_spec_file(tmp_path, compare=[["none", "e2eaug"], ["e2eaug", "none"]]))
     cells = spec.cells()
     assert [c.label for c in cells] == [f"toy-n4-unet-{a}-s{s}" for a in ("none", "e2eaug") for s in (0, 1)]
     assert cells[1].config.seed == cells[1].config.data.seed == 1
@@ -84,6 +84,7 @@ def test_grid_reports_and_resumption(tmp_path, capsys):
     assert "| e2eaug | 2 |" in md and "Wilcoxon signed-rank p =" in md and "`e2eaug` vs `none` (best baseline by validation)" in md
     named = next(line for line in md.splitlines() if line.startswith("- `none` vs `e2eaug`: dice"))
     assert "ahead in" in named and "of 2 seeds" in named and "over 8 (seed, image) pairs" in named
+    assert sum(line.startswith("- `e2eaug` vs `none`") for line in md.splitlines()) == 1  # named and chosen: once
     assert (folder / "figure_toy_unet_test.png").stat().st_size > 0
     assert yaml.safe_load((folder / "experiment.yaml").read_text())["name"] == "tiny"
 

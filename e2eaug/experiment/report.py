@@ -144,7 +144,8 @@ def markdown(spec: ExperimentSpec, rows: List[Dict[str, Any]], runs: Dict[str, R
             val = {a: statistics.fmean(r["val_dice"] for r in by_aug[a]) for a in baselines}
             chosen = max(val, key=val.get)
             pairs = [(variant, chosen, " (best baseline by validation)") for variant in variants]
-        pairs += [(a, b, "") for a, b in spec.compare if a in by_aug and b in by_aug]
+        chosen_pairs = {(a, b) for a, b, _ in pairs}
+        pairs += [(a, b, "") for a, b in spec.compare if a in by_aug and b in by_aug and (a, b) not in chosen_pairs]
         if pairs:
             lines.append("")
         for a, b, note in pairs:
