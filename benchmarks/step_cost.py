@@ -4,10 +4,13 @@
                                    [--cases e2eaug-identity,gan_joint] [--set key=value ...]
 
 Each configuration runs in a fresh subprocess so its peak memory is its own: peak RSS growth
-over the process after building (CPU) or ``torch.cuda.max_memory_allocated`` (CUDA). Times are
-medians of ``--repeats`` global steps after ``--warmup`` steps, each step exactly what the
-engine runs for that augmenter (no pretraining). Configurations (``augmenter.name``):
+over the process after building (CPU) or ``torch.cuda.max_memory_allocated`` (CUDA). A case's
+time per step is the mean over ``--repeats`` whole arch cycles after ``--warmup`` of them: a
+cycle is ``seg.unroll_steps`` global steps (the arch level steps once per cycle; 1 step for
+cases without it), each step exactly what the engine runs for that augmenter (no
+pretraining). The median single step is printed beside it. Configurations (``augmenter.name``):
 
+- ``e2eaug``: the default preset as shipped.
 - ``e2eaug-darts`` / ``e2eaug-darts_shared`` / ``e2eaug-identity`` / ``e2eaug-neumann``: the
   three levels (GAN step + discriminator step, seg step, arch step with hypergradients), each
   method with its default knobs; ``darts_shared`` is darts evaluating the seg hop once for both
@@ -34,7 +37,7 @@ from typing import Dict, List
 
 import torch
 
-CASES = ("e2eaug-darts", "e2eaug-darts_shared", "e2eaug-identity", "e2eaug-neumann", "none", "combine", "pix2pix",
+CASES = ("e2eaug", "e2eaug-darts", "e2eaug-darts_shared", "e2eaug-identity", "e2eaug-neumann", "none", "combine", "pix2pix",
          "gan_joint")
 REFERENCE = "gan_joint"
 
@@ -82,28 +85,39 @@ def build_case(case: str, size: int, device: str, extra: List[str] = ()):
     return engine, step
 
 
+def cycle_steps(engine) -> int:
+    """Global steps per arch step: the seg level's ``unroll_steps`` when there is an arch
+    level, else 1."""
+    from e2eaug.problems import names
+
+    return getattr(engine, names.SEG)._unroll_steps if hasattr(engine, names.ARCH) else 1
+
+
 def _measure(case: str, size: int, device: str, repeats: int, warmup: int, threads: int, extra: List[str],
              queue) -> None:
-    """Build the case, time its step, report through ``queue`` (runs in a subprocess)."""
+    """Build the case, time its steps over whole arch cycles, report through ``queue`` (runs
+    in a subprocess)."""
     torch.set_num_threads(threads)
     engine, step = build_case(case, size, device, extra)
+    cycle = cycle_steps(engine)
     base_rss = _rss_mib()  # after building: the growth is what steps allocate (peak RSS)
-    for _ in range(warmup):
+    for _ in range(warmup * cycle):
         step()
     cuda = engine.device != "cpu" and torch.cuda.is_available()
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     times = []
-    for _ in range(repeats):
+    for _ in range(repeats * cycle):
         start = time.perf_counter()
         step()
         if cuda:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else _rss_mib() - base_rss
-    queue.put({"case": case, "median_s": statistics.median(times), "peak_mib": peak,
-               "device": str(engine.device), "memory": "cuda max allocated" if cuda else "RSS growth"})
+    queue.put({"case": case, "mean_s": statistics.fmean(times), "median_s": statistics.median(times),
+               "cycle_steps": cycle, "peak_mib": peak, "device": str(engine.device),
+               "memory": "cuda max allocated" if cuda else "RSS growth"})
 
 
 def run_case(case: str, size: int, device: str, repeats: int, warmup: int, threads: int,
@@ -142,16 +156,17 @@ def main(argv: List[str] | None = None) -> int:
         for case in cases:
             row = run_case(case, args.size, device, args.repeats, args.warmup, args.threads, args.overrides)
             rows.append(row)
-            print(f"measured {case} on {device}: {row['median_s']:.3f} s", file=sys.stderr)
+            print(f"measured {case} on {device}: {row['mean_s']:.3f} s", file=sys.stderr)
     extra = f", {' '.join(args.overrides)}" if args.overrides else ""
-    print(f"\nstep cost at {args.size} px{extra} (median of {args.repeats} steps after {args.warmup} warm-up)\n")
-    print(f"| device | case | median s/step | x {REFERENCE} | peak MiB | memory measure |")
-    print("|---|---|---:|---:|---:|---|")
+    print(f"\nstep cost at {args.size} px{extra} (mean over {args.repeats} whole arch cycles after "
+          f"{args.warmup} warm-up cycles)\n")
+    print(f"| device | case | steps per cycle | mean s/step | x {REFERENCE} | median s/step | peak MiB | memory measure |")
+    print("|---|---|---:|---:|---:|---:|---:|---|")
     for device in devices:
         ref = next(r for r in rows if r["case"] == REFERENCE and r["device"].startswith(device))
         for r in (r for r in rows if r["device"].startswith(device)):
-            print(f"| {r['device']} | {r['case']} | {r['median_s']:.4f} | {r['median_s'] / ref['median_s']:.2f} "
-                  f"| {r['peak_mib']:.1f} | {r['memory']} |")
+            print(f"| {r['device']} | {r['case']} | {r['cycle_steps']} | {r['mean_s']:.4f} | "
+                  f"{r['mean_s'] / ref['mean_s']:.2f} | {r['median_s']:.4f} | {r['peak_mib']:.1f} | {r['memory']} |")
     if args.json:
         from e2eaug.utils import atomic_write_text
 
